@@ -1,0 +1,125 @@
+# Strand: the one build. See README.md for the two commands that matter:
+#   make run     build everything and start broker (+ registry) on ./data
+#   make check   the whole test suite, under AddressSanitizer + UBSan
+# Other targets: all (default), deps, unit, e2e, fuzz, bench, format, clean.
+#
+# SANITIZE=address,undefined builds into build/sanitize/ instead of bin/ and
+# lib/, so a sanitized test build never overwrites the release binaries.
+
+CC ?= cc
+PYTHON := /usr/bin/python3
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-Wstrict-prototypes -fno-strict-aliasing -pthread -Iserde -Ibroker -MMD -MP
+LDLIBS_BASE := -lsqlite3 -lz -lpthread -lm
+
+ifdef SANITIZE
+OUT := build/sanitize
+BINDIR := $(OUT)/bin
+LIBDIR := $(OUT)/lib
+OPT := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=$(SANITIZE)
+else
+OUT := build/release
+BINDIR := bin
+LIBDIR := lib
+OPT := -O2
+LDSAN :=
+endif
+OBJDIR := $(OUT)/obj
+CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS := $(LDSAN) -pthread $(EXTRA_LDFLAGS)
+
+SERDE_SRCS := $(sort $(wildcard serde/base/*.c))
+BROKER_SRCS := $(sort $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c)))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
+
+SERDE_LIB := $(LIBDIR)/libstrand-serde.a
+BROKER_LIB := $(LIBDIR)/libstrand-broker.a
+STRAND := $(BINDIR)/strand
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
+
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+.PHONY: all deps run check unit e2e build-tests fuzz bench format clean
+all: $(STRAND) $(SERDE_LIB) $(BROKER_LIB)
+
+deps:
+	@sh scripts/deps.sh
+
+# Starts the broker on the default ports with its data under the checkout.
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(STRAND) --log.dirs=data
+
+build-tests: $(STRAND) $(UNIT_BINS)
+
+check: deps
+	@sh scripts/deps.sh --tests
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build-tests
+	@$(PYTHON) tests/run_all.py --out build/sanitize
+
+unit:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build-tests
+	@$(PYTHON) tests/run_all.py --out build/sanitize --only unit
+
+e2e:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build-tests
+	@$(PYTHON) tests/run_all.py --out build/sanitize --only e2e
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(SERDE_LIB): $(SERDE_SRCS:%.c=$(OBJDIR)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BROKER_LIB): $(BROKER_SRCS:%.c=$(OBJDIR)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(STRAND): $(OBJDIR)/broker/main.o $(BROKER_LIB) $(SERDE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+$(OUT)/tests/%: $(OBJDIR)/tests/unit/%.o $(BROKER_LIB) $(SERDE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_BASE)
+
+# Kafka protocol codecs are generated from the message specs kept in
+# broker/protocol/specs/; the generated C is committed.
+broker/protocol/kp_messages.c broker/protocol/kp_messages.h &: broker/protocol/gen_codecs.py $(wildcard broker/protocol/specs/*.json)
+	$(PYTHON) broker/protocol/gen_codecs.py broker/protocol/specs broker/protocol
+
+# Fuzz targets: libFuzzer via clang, each run briefly from its seed corpus.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_SRCS := $(SERDE_SRCS) $(BROKER_SRCS)
+FUZZ_SECONDS ?= 20
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS_BASE)
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		name=$$(basename $$f); mkdir -p build/fuzz/corpus/$$name; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+$(OUT)/bench/%: $(OBJDIR)/tests/bench/%.o $(SERDE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS_BASE)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@$(PYTHON) tests/bench/run_bench.py --bin $(BINDIR) --bench $(OUT)/bench
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v kp_messages)
+
+clean:
+	rm -rf build bin lib
+
+-include $(shell find build -name '*.d' 2>/dev/null)

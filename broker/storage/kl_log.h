@@ -1,0 +1,105 @@
+/*
+ * kl_log.h - one partition's log on disk ("kl" = Kafka log): segment files of
+ * record batches stored byte-for-byte, with sparse offset and time indexes,
+ * validation of incoming batches, reads for Fetch, offset lookup by
+ * timestamp, flushing support for group commit, and recovery after an
+ * unclean shutdown.
+ *
+ * Layout, as Kafka's: <dir>/<20-digit base offset>.log / .index / .timeindex.
+ * Threading: every kl_log_* call comes from one thread (the broker's event
+ * loop); only the fds handed out by kl_log_flush_fds / kl_log_read are used
+ * by other threads, and those are dup'ed and owned by the caller.
+ */
+#ifndef STRAND_BROKER_KL_LOG_H
+#define STRAND_BROKER_KL_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+/* Error codes (negative); kl_log_kafka_error maps them to Kafka's. */
+enum {
+    KL_ERR_CORRUPT = -100,           /* bad length, CRC or layout -> CORRUPT_MESSAGE (2) */
+    KL_ERR_UNSUPPORTED_MAGIC = -101, /* magic != 2 -> UNSUPPORTED_FOR_MESSAGE_FORMAT (43) */
+    KL_ERR_TOO_LARGE = -102,         /* batch > max.message.bytes -> MESSAGE_TOO_LARGE (10) */
+    KL_ERR_OUT_OF_RANGE = -103,      /* -> OFFSET_OUT_OF_RANGE (1) */
+    KL_ERR_INVALID_RECORD = -104,    /* e.g. client control batch -> INVALID_RECORD (87) */
+    KL_ERR_STORAGE = -105,           /* I/O failure -> KAFKA_STORAGE_ERROR (56) */
+};
+
+int16_t kl_log_kafka_error(int kl_error);
+
+typedef struct kl_log_config {
+    int64_t segment_bytes;        /* segment.bytes, roll when a batch would exceed it */
+    int64_t segment_ms;           /* segment.ms, roll when the active segment is older */
+    int32_t index_interval_bytes; /* index.interval.bytes, sparse index spacing */
+    int32_t segment_index_bytes;  /* segment.index.bytes, roll when an index is full */
+    int32_t max_message_bytes;    /* max.message.bytes, largest accepted batch */
+    int log_append_time;          /* message.timestamp.type=LogAppendTime */
+} kl_log_config_t;
+
+void kl_log_config_defaults(kl_log_config_t *config);
+
+typedef struct kl_log kl_log_t;
+
+/* Opens (creating the directory if needed) the partition log in `dir`.
+ * `recover` = 1 after an unclean shutdown: segments from the last recovery
+ * checkpoint on are rescanned batch by batch, the log is truncated at the
+ * first bad batch (logging what was cut), later segments are deleted and the
+ * indexes are rebuilt. On a clean open, indexes are sanity-checked and
+ * rebuilt if damaged. The caller closes with kl_log_close. */
+int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_log_t **out,
+                sd_err_t *err);
+/* Writes the recovery checkpoint and releases everything. */
+void kl_log_close(kl_log_t *log);
+/* Updates the config (e.g. after a topic config change). */
+void kl_log_set_config(kl_log_t *log, const kl_log_config_t *config);
+
+/* Appends the record batches in buf[0..len) (a Produce partition's records:
+ * one or more magic-2 batches). Every batch is validated first (batchLength
+ * fits, magic 2, CRC-32C over attributes..end, lastOffsetDelta consistent with
+ * recordsCount, not a control batch, size <= max.message.bytes); if any fails
+ * nothing is appended. The buffer is modified in place: baseOffset is set
+ * (and maxTimestamp + CRC when LogAppendTime). `now_ms` is the append time.
+ * *base_offset = offset of the first record appended. */
+int kl_log_append(kl_log_t *log, uint8_t *buf, size_t len, int64_t now_ms,
+                  int64_t *base_offset, sd_err_t *err);
+
+int64_t kl_log_start_offset(const kl_log_t *log);
+int64_t kl_log_end_offset(const kl_log_t *log); /* next offset to assign */
+/* Offset up to which data is known durable (fdatasync'ed). */
+int64_t kl_log_flushed_offset(const kl_log_t *log);
+
+typedef struct kl_read {
+    int fd;       /* dup of the segment's fd; caller closes; -1 when len == 0 */
+    int64_t pos;  /* file position of the first byte */
+    int32_t len;  /* bytes: whole batches only */
+} kl_read_t;
+
+/* Reads whole batches starting at the batch that contains `offset`, up to
+ * max_bytes; when the first batch is larger than max_bytes it is returned
+ * alone anyway (Kafka's "at least one batch" rule). Reads stay inside one
+ * segment. offset == end offset gives len 0; offset < start or > end gives
+ * KL_ERR_OUT_OF_RANGE. */
+int kl_log_read(kl_log_t *log, int64_t offset, int32_t max_bytes, kl_read_t *out,
+                sd_err_t *err);
+
+/* ListOffsets by timestamp: the first offset of the first batch whose
+ * maxTimestamp >= ts (*offset = -1, *found_ts = -1 when none). */
+int kl_log_offset_for_timestamp(kl_log_t *log, int64_t ts, int64_t *offset,
+                                int64_t *found_ts);
+
+/* Group commit support. Returns dup'ed fds (caller closes) of every segment
+ * holding data not yet fdatasync'ed, and in *upto the end offset that will be
+ * durable once they are synced. *n = 0 when everything is flushed. */
+int kl_log_flush_fds(kl_log_t *log, int *fds, size_t max_fds, size_t *n, int64_t *upto);
+/* Records that everything below `upto` is durable. */
+void kl_log_mark_flushed(kl_log_t *log, int64_t upto);
+/* Writes the recovery checkpoint (flushed offset) to disk. */
+int kl_log_checkpoint(kl_log_t *log);
+
+/* Rolls a new segment if the active one is older than segment.ms. */
+void kl_log_maybe_roll(kl_log_t *log, int64_t now_ms);
+
+#endif
