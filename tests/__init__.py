@@ -1,0 +1,1 @@
+"""Strand's test suites; tests/run_all.py runs them."""
