@@ -1,0 +1,50 @@
+/*
+ * table.c - the API dispatch table: which Kafka APIs and versions Strand
+ * serves, and the shared handler helpers. The version ranges are chosen so
+ * that librdkafka, kafka-python and kafkajs all find what they need (see
+ * the broker notes on each client's probing).
+ */
+#include <string.h>
+
+#include "handlers.h"
+
+const bk_api_entry_t bk_api_table[] = {
+    {0, 3, 8, bk_handle_produce},
+    {1, 4, 11, bk_handle_fetch},
+    {2, 1, 5, bk_handle_list_offsets},
+    {3, 0, 8, bk_handle_metadata},
+    {18, 0, 3, bk_handle_api_versions},
+    {19, 0, 4, bk_handle_create_topics},
+    {20, 0, 3, bk_handle_delete_topics},
+    {22, 0, 1, bk_handle_init_producer_id},
+    {32, 0, 3, bk_handle_describe_configs},
+};
+const size_t bk_api_table_count = sizeof bk_api_table / sizeof bk_api_table[0];
+
+const bk_api_entry_t *bk_api_lookup(int16_t api_key)
+{
+    for (size_t i = 0; i < bk_api_table_count; i++)
+        if (bk_api_table[i].api_key == api_key)
+            return &bk_api_table[i];
+    return NULL;
+}
+
+kp_str_t bk_str(const char *s)
+{
+    kp_str_t out = {s, s ? (int32_t)strlen(s) : -1};
+    return out;
+}
+
+char *bk_cstr(bk_request_t *req, kp_str_t s)
+{
+    size_t len = s.len > 0 ? (size_t)s.len : 0;
+    char *copy = kp_arena_alloc(req->arena, len + 1);
+    if (copy && len)
+        memcpy(copy, s.ptr, len);
+    return copy;
+}
+
+void *bk_array(bk_request_t *req, int32_t n, size_t elem_size)
+{
+    return kp_arena_alloc(req->arena, (size_t)(n > 0 ? n : 1) * elem_size);
+}

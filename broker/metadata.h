@@ -1,0 +1,47 @@
+/*
+ * metadata.h - the broker's metadata store: an SQLite database in the data
+ * directory holding the cluster id, topics with their partition counts and
+ * config overrides, and the producer-id counter. Each change is one
+ * transaction, so a crash leaves either the old or the new state.
+ */
+#ifndef STRAND_BROKER_METADATA_H
+#define STRAND_BROKER_METADATA_H
+
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/error.h"
+
+typedef struct bk_meta bk_meta_t;
+
+/* Opens or creates <dir>/strand-meta.db. Caller closes with bk_meta_close. */
+int bk_meta_open(const char *dir, bk_meta_t **out, sd_err_t *err);
+void bk_meta_close(bk_meta_t *meta);
+
+/* The cluster id, created on first open (22 characters, base64url of 16
+ * random bytes, like Kafka's). Borrowed until close. */
+const char *bk_meta_cluster_id(const bk_meta_t *meta);
+
+typedef struct bk_meta_topic {
+    const char *name;    /* borrowed for the callback's duration */
+    uint8_t id[16];
+    int32_t partitions;
+    const sd_props_t *configs; /* overrides only */
+} bk_meta_topic_t;
+
+typedef int (*bk_meta_topic_cb)(const bk_meta_topic_t *topic, void *opaque);
+
+/* Calls cb for every topic; a non-zero return from cb stops and is returned. */
+int bk_meta_load_topics(bk_meta_t *meta, bk_meta_topic_cb cb, void *opaque, sd_err_t *err);
+int bk_meta_create_topic(bk_meta_t *meta, const bk_meta_topic_t *topic, sd_err_t *err);
+int bk_meta_delete_topic(bk_meta_t *meta, const char *name, sd_err_t *err);
+/* Replaces a topic's config overrides with `configs`. */
+int bk_meta_set_topic_configs(bk_meta_t *meta, const char *name, const sd_props_t *configs,
+                              sd_err_t *err);
+/* Allocates the next producer id (durably). */
+int bk_meta_next_producer_id(bk_meta_t *meta, int64_t *id, sd_err_t *err);
+
+/* 16 random bytes (a topic id or a cluster id source). */
+void bk_random_uuid(uint8_t out[16]);
+
+#endif
