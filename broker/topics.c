@@ -94,9 +94,11 @@ static void topic_free(bk_topic_t *topic)
 {
     if (!topic)
         return;
-    for (int32_t p = 0; topic->partitions && p < topic->partition_count; p++)
+    for (int32_t p = 0; topic->partitions && p < topic->partition_count; p++) {
         if (topic->partitions[p].log)
             kl_log_close(topic->partitions[p].log);
+        bk_producers_free(&topic->partitions[p].producers);
+    }
     sd_free(topic->partitions);
     sd_props_free(topic->overrides);
     sd_free(topic->name);

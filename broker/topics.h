@@ -11,6 +11,7 @@
 #include "base/config.h"
 #include "base/error.h"
 #include "metadata.h"
+#include "producer_state.h"
 #include "storage/kl_log.h"
 
 typedef struct bk_topic bk_topic_t;
@@ -22,6 +23,7 @@ typedef struct bk_partition {
     int64_t unflushed_messages; /* since the last flush, for flush.messages */
     int64_t first_unflushed_ms; /* time of the oldest unflushed append, 0 = none */
     int dirty;                  /* listed in the server's to-flush list */
+    bk_producers_t producers;   /* idempotent producers' sequence state */
 } bk_partition_t;
 
 struct bk_topic {

@@ -6,6 +6,21 @@
  */
 #include "base/log.h"
 #include "handlers.h"
+#include "storage/kl_batch.h"
+
+/* The idempotence fields of a request holding exactly one batch from an
+ * idempotent producer; 0 when there are none to check. */
+static int idempotent_batch(const kp_records_t *records, kl_batch_header_t *h, int32_t *last_seq)
+{
+    if (records->len < KL_BATCH_HEADER_SIZE)
+        return 0;
+    kl_batch_header_decode(records->ptr, h);
+    if (kl_batch_total_size(h) != records->len || h->magic != KL_BATCH_MAGIC_V2 ||
+        h->producer_id < 0 || h->base_sequence < 0 || h->last_offset_delta < 0)
+        return 0;
+    *last_seq = (int32_t)(((int64_t)h->base_sequence + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
+    return 1;
+}
 
 static void fail_partition(bk_request_t *req,
                            kp_produce_response_partition_produce_response_t *out, int16_t code,
@@ -74,6 +89,29 @@ int bk_handle_produce(bk_request_t *req)
             int64_t before = kl_log_end_offset(partition->log);
             int64_t base = -1;
             sd_err_t err = {0};
+            kl_batch_header_t h;
+            int32_t last_seq = 0;
+            int idempotent = idempotent_batch(&pd->records, &h, &last_seq);
+            if (idempotent) {
+                int seq = bk_producers_check(&partition->producers, h.producer_id,
+                                             h.producer_epoch, h.base_sequence, last_seq, &base);
+                if (seq == BK_SEQ_DUPLICATE &&
+                    kl_batch_validate(pd->records.ptr, (size_t)pd->records.len,
+                                      KL_BATCH_FROM_CLIENT, 0, &h, NULL) == 0) {
+                    /* A retry of a batch already in the log: its offset again. */
+                    pr->error_code = KERR_NONE;
+                    pr->base_offset = base;
+                    pr->log_start_offset = kl_log_start_offset(partition->log);
+                    continue;
+                }
+                if (seq < 0) {
+                    fail_partition(req, pr, (int16_t)-seq,
+                                   seq == -45 ? "batch sequence does not follow the last one"
+                                              : "producer epoch is older than the current one");
+                    any_error = 1;
+                    continue;
+                }
+            }
             /* The records are a view into this connection's own receive
              * buffer, which the log may patch in place (base offset). */
             int rc = kl_log_append(partition->log, (uint8_t *)pd->records.ptr,
@@ -85,6 +123,9 @@ int bk_handle_produce(bk_request_t *req)
                 any_error = 1;
                 continue;
             }
+            if (idempotent)
+                bk_producers_record(&partition->producers, h.producer_id, h.producer_epoch,
+                                    h.base_sequence, last_seq, base);
             pr->error_code = KERR_NONE;
             pr->base_offset = base;
             if (topic->log_config.log_append_time)
