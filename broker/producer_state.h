@@ -10,6 +10,7 @@
 #ifndef STRAND_BROKER_PRODUCER_STATE_H
 #define STRAND_BROKER_PRODUCER_STATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define BK_PRODUCER_RECENT_BATCHES 5 /* what max.in.flight allows idempotent producers */
