@@ -143,7 +143,8 @@ def e2e_modules():
 def run_e2e(out_dir, tally, pattern=None):
     strand = os.path.abspath(os.environ.get("STRAND_BIN") or os.path.join(out_dir, "bin", "strand"))
     modules = e2e_modules()
-    say("== end-to-end tests (%d modules, broker %s)" % (len(modules), os.path.relpath(strand, REPO_ROOT)))
+    shown = os.path.relpath(strand, REPO_ROOT) if strand.startswith(REPO_ROOT + os.sep) else strand
+    say("== end-to-end tests (%d modules, broker %s)" % (len(modules), shown))
     if not os.access(strand, os.X_OK):
         say("      note: %s does not exist; every broker test will fail" % strand)
     env = dict(os.environ)

@@ -266,7 +266,7 @@ class BrokerTestCase(unittest.TestCase):
     def _check_broker(self, broker):
         problems = broker.close()
         if problems:
-            self.fail("broker in %s:\n%s\n%s" % (broker.tmp_dir, "\n".join(problems), broker.log_tail()))
+            self.fail("broker in %s:\n%s" % (broker.tmp_dir, "\n".join(problems)))
 
     def run(self, result=None):
         self._brokers = []
