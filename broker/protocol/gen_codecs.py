@@ -786,6 +786,10 @@ class Generator:
             " * returns -1 with r->err = SD_ERR_INVALID for an unknown key or version;",
             " * encoding sets o->err. */",
             "int kp_request_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out);",
+            "/* The message struct for api_key from arena, initialised with the spec",
+            " * defaults; NULL for an unknown key or when the arena refuses. */",
+            "void *kp_request_alloc_any(int16_t api_key, kp_arena_t *arena);",
+            "void *kp_response_alloc_any(int16_t api_key, kp_arena_t *arena);",
             "int kp_response_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out);",
             "void kp_request_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg);",
             "void kp_response_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg);",
@@ -819,12 +823,15 @@ class Generator:
             "return NULL;",
         ], [])
 
+        out.append("typedef void (*any_init_fn)(void *m);")
         out.append("typedef int (*any_decode_fn)(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m);")
         out.append("typedef void (*any_encode_fn)(kp_out_t *o, int16_t version, const void *m);")
         out.append("")
         for pair in pairs:
             for m in pair:
                 t = m.top
+                out += self.func("static void any_init_%s(void *m)" % t.cname,
+                                 ["kp_%s_init(m);" % t.cname], [])
                 out += self.func("static int any_decode_%s(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)" % t.cname,
                                  ["return kp_%s_decode(r, version, arena, m);" % t.cname], [])
                 out += self.func("static void any_encode_%s(kp_out_t *o, int16_t version, const void *m)" % t.cname,
@@ -832,6 +839,7 @@ class Generator:
         out.append("typedef struct any_codec {")
         out.append("    int16_t api_key;")
         out.append("    size_t size;")
+        out.append("    any_init_fn init;")
         out.append("    any_decode_fn decode;")
         out.append("    any_encode_fn encode;")
         out.append("} any_codec_t;")
@@ -840,7 +848,7 @@ class Generator:
             out.append("static const any_codec_t %s_codecs[] = {" % kind)
             for pair in pairs:
                 t = pair[idx].top
-                out.append("    {%d, sizeof(%s), any_decode_%s, any_encode_%s}," % (pair[idx].api_key, t.type, t.cname, t.cname))
+                out.append("    {%d, sizeof(%s), any_init_%s, any_decode_%s, any_encode_%s}," % (pair[idx].api_key, t.type, t.cname, t.cname, t.cname))
             out.append("};")
             out.append("")
         out += self.func("static const any_codec_t *find_codec(const any_codec_t *codecs, int16_t api_key, int16_t version)", [
@@ -848,6 +856,16 @@ class Generator:
             "if (!api || version < api->min_version || version > api->max_version)",
             "    return NULL;",
             "return &codecs[api - kp_apis];",
+        ], [])
+        out += self.func("static void *alloc_any(const any_codec_t *codecs, int16_t api_key, kp_arena_t *arena)", [
+            "const kp_api_t *api = kp_api_find(api_key);",
+            "if (!api)",
+            "    return NULL;",
+            "const any_codec_t *codec = &codecs[api - kp_apis];",
+            "void *m = kp_arena_alloc(arena, codec->size);",
+            "if (m)",
+            "    codec->init(m);",
+            "return m;",
         ], [])
         out += self.func("static int decode_any(const any_codec_t *codecs, int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out)", [
             "const any_codec_t *codec = find_codec(codecs, api_key, version);",
@@ -878,6 +896,8 @@ class Generator:
         for kind in ("request", "response"):
             out += self.func("int kp_%s_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out)" % kind,
                              ["return decode_any(%s_codecs, api_key, version, r, arena, out);" % kind], [])
+            out += self.func("void *kp_%s_alloc_any(int16_t api_key, kp_arena_t *arena)" % kind,
+                             ["return alloc_any(%s_codecs, api_key, arena);" % kind], [])
             out += self.func("void kp_%s_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg)" % kind,
                              ["encode_any(%s_codecs, api_key, version, o, msg);" % kind], [])
         return out

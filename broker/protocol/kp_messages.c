@@ -5968,8 +5968,14 @@ const kp_api_t *kp_api_find(int16_t api_key)
     return NULL;
 }
 
+typedef void (*any_init_fn)(void *m);
 typedef int (*any_decode_fn)(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m);
 typedef void (*any_encode_fn)(kp_out_t *o, int16_t version, const void *m);
+
+static void any_init_produce_request(void *m)
+{
+    kp_produce_request_init(m);
+}
 
 static int any_decode_produce_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
@@ -5979,6 +5985,11 @@ static int any_decode_produce_request(sd_reader_t *r, int16_t version, kp_arena_
 static void any_encode_produce_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_produce_request_encode(o, version, m);
+}
+
+static void any_init_produce_response(void *m)
+{
+    kp_produce_response_init(m);
 }
 
 static int any_decode_produce_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -5991,6 +6002,11 @@ static void any_encode_produce_response(kp_out_t *o, int16_t version, const void
     kp_produce_response_encode(o, version, m);
 }
 
+static void any_init_fetch_request(void *m)
+{
+    kp_fetch_request_init(m);
+}
+
 static int any_decode_fetch_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_fetch_request_decode(r, version, arena, m);
@@ -5999,6 +6015,11 @@ static int any_decode_fetch_request(sd_reader_t *r, int16_t version, kp_arena_t 
 static void any_encode_fetch_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_fetch_request_encode(o, version, m);
+}
+
+static void any_init_fetch_response(void *m)
+{
+    kp_fetch_response_init(m);
 }
 
 static int any_decode_fetch_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6011,6 +6032,11 @@ static void any_encode_fetch_response(kp_out_t *o, int16_t version, const void *
     kp_fetch_response_encode(o, version, m);
 }
 
+static void any_init_list_offsets_request(void *m)
+{
+    kp_list_offsets_request_init(m);
+}
+
 static int any_decode_list_offsets_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_list_offsets_request_decode(r, version, arena, m);
@@ -6019,6 +6045,11 @@ static int any_decode_list_offsets_request(sd_reader_t *r, int16_t version, kp_a
 static void any_encode_list_offsets_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_list_offsets_request_encode(o, version, m);
+}
+
+static void any_init_list_offsets_response(void *m)
+{
+    kp_list_offsets_response_init(m);
 }
 
 static int any_decode_list_offsets_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6031,6 +6062,11 @@ static void any_encode_list_offsets_response(kp_out_t *o, int16_t version, const
     kp_list_offsets_response_encode(o, version, m);
 }
 
+static void any_init_metadata_request(void *m)
+{
+    kp_metadata_request_init(m);
+}
+
 static int any_decode_metadata_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_metadata_request_decode(r, version, arena, m);
@@ -6039,6 +6075,11 @@ static int any_decode_metadata_request(sd_reader_t *r, int16_t version, kp_arena
 static void any_encode_metadata_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_metadata_request_encode(o, version, m);
+}
+
+static void any_init_metadata_response(void *m)
+{
+    kp_metadata_response_init(m);
 }
 
 static int any_decode_metadata_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6051,6 +6092,11 @@ static void any_encode_metadata_response(kp_out_t *o, int16_t version, const voi
     kp_metadata_response_encode(o, version, m);
 }
 
+static void any_init_offset_commit_request(void *m)
+{
+    kp_offset_commit_request_init(m);
+}
+
 static int any_decode_offset_commit_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_offset_commit_request_decode(r, version, arena, m);
@@ -6059,6 +6105,11 @@ static int any_decode_offset_commit_request(sd_reader_t *r, int16_t version, kp_
 static void any_encode_offset_commit_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_offset_commit_request_encode(o, version, m);
+}
+
+static void any_init_offset_commit_response(void *m)
+{
+    kp_offset_commit_response_init(m);
 }
 
 static int any_decode_offset_commit_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6071,6 +6122,11 @@ static void any_encode_offset_commit_response(kp_out_t *o, int16_t version, cons
     kp_offset_commit_response_encode(o, version, m);
 }
 
+static void any_init_offset_fetch_request(void *m)
+{
+    kp_offset_fetch_request_init(m);
+}
+
 static int any_decode_offset_fetch_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_offset_fetch_request_decode(r, version, arena, m);
@@ -6079,6 +6135,11 @@ static int any_decode_offset_fetch_request(sd_reader_t *r, int16_t version, kp_a
 static void any_encode_offset_fetch_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_offset_fetch_request_encode(o, version, m);
+}
+
+static void any_init_offset_fetch_response(void *m)
+{
+    kp_offset_fetch_response_init(m);
 }
 
 static int any_decode_offset_fetch_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6091,6 +6152,11 @@ static void any_encode_offset_fetch_response(kp_out_t *o, int16_t version, const
     kp_offset_fetch_response_encode(o, version, m);
 }
 
+static void any_init_find_coordinator_request(void *m)
+{
+    kp_find_coordinator_request_init(m);
+}
+
 static int any_decode_find_coordinator_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_find_coordinator_request_decode(r, version, arena, m);
@@ -6099,6 +6165,11 @@ static int any_decode_find_coordinator_request(sd_reader_t *r, int16_t version, 
 static void any_encode_find_coordinator_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_find_coordinator_request_encode(o, version, m);
+}
+
+static void any_init_find_coordinator_response(void *m)
+{
+    kp_find_coordinator_response_init(m);
 }
 
 static int any_decode_find_coordinator_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6111,6 +6182,11 @@ static void any_encode_find_coordinator_response(kp_out_t *o, int16_t version, c
     kp_find_coordinator_response_encode(o, version, m);
 }
 
+static void any_init_join_group_request(void *m)
+{
+    kp_join_group_request_init(m);
+}
+
 static int any_decode_join_group_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_join_group_request_decode(r, version, arena, m);
@@ -6119,6 +6195,11 @@ static int any_decode_join_group_request(sd_reader_t *r, int16_t version, kp_are
 static void any_encode_join_group_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_join_group_request_encode(o, version, m);
+}
+
+static void any_init_join_group_response(void *m)
+{
+    kp_join_group_response_init(m);
 }
 
 static int any_decode_join_group_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6131,6 +6212,11 @@ static void any_encode_join_group_response(kp_out_t *o, int16_t version, const v
     kp_join_group_response_encode(o, version, m);
 }
 
+static void any_init_heartbeat_request(void *m)
+{
+    kp_heartbeat_request_init(m);
+}
+
 static int any_decode_heartbeat_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_heartbeat_request_decode(r, version, arena, m);
@@ -6139,6 +6225,11 @@ static int any_decode_heartbeat_request(sd_reader_t *r, int16_t version, kp_aren
 static void any_encode_heartbeat_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_heartbeat_request_encode(o, version, m);
+}
+
+static void any_init_heartbeat_response(void *m)
+{
+    kp_heartbeat_response_init(m);
 }
 
 static int any_decode_heartbeat_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6151,6 +6242,11 @@ static void any_encode_heartbeat_response(kp_out_t *o, int16_t version, const vo
     kp_heartbeat_response_encode(o, version, m);
 }
 
+static void any_init_leave_group_request(void *m)
+{
+    kp_leave_group_request_init(m);
+}
+
 static int any_decode_leave_group_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_leave_group_request_decode(r, version, arena, m);
@@ -6159,6 +6255,11 @@ static int any_decode_leave_group_request(sd_reader_t *r, int16_t version, kp_ar
 static void any_encode_leave_group_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_leave_group_request_encode(o, version, m);
+}
+
+static void any_init_leave_group_response(void *m)
+{
+    kp_leave_group_response_init(m);
 }
 
 static int any_decode_leave_group_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6171,6 +6272,11 @@ static void any_encode_leave_group_response(kp_out_t *o, int16_t version, const 
     kp_leave_group_response_encode(o, version, m);
 }
 
+static void any_init_sync_group_request(void *m)
+{
+    kp_sync_group_request_init(m);
+}
+
 static int any_decode_sync_group_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_sync_group_request_decode(r, version, arena, m);
@@ -6179,6 +6285,11 @@ static int any_decode_sync_group_request(sd_reader_t *r, int16_t version, kp_are
 static void any_encode_sync_group_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_sync_group_request_encode(o, version, m);
+}
+
+static void any_init_sync_group_response(void *m)
+{
+    kp_sync_group_response_init(m);
 }
 
 static int any_decode_sync_group_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6191,6 +6302,11 @@ static void any_encode_sync_group_response(kp_out_t *o, int16_t version, const v
     kp_sync_group_response_encode(o, version, m);
 }
 
+static void any_init_describe_groups_request(void *m)
+{
+    kp_describe_groups_request_init(m);
+}
+
 static int any_decode_describe_groups_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_describe_groups_request_decode(r, version, arena, m);
@@ -6199,6 +6315,11 @@ static int any_decode_describe_groups_request(sd_reader_t *r, int16_t version, k
 static void any_encode_describe_groups_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_describe_groups_request_encode(o, version, m);
+}
+
+static void any_init_describe_groups_response(void *m)
+{
+    kp_describe_groups_response_init(m);
 }
 
 static int any_decode_describe_groups_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6211,6 +6332,11 @@ static void any_encode_describe_groups_response(kp_out_t *o, int16_t version, co
     kp_describe_groups_response_encode(o, version, m);
 }
 
+static void any_init_list_groups_request(void *m)
+{
+    kp_list_groups_request_init(m);
+}
+
 static int any_decode_list_groups_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_list_groups_request_decode(r, version, arena, m);
@@ -6219,6 +6345,11 @@ static int any_decode_list_groups_request(sd_reader_t *r, int16_t version, kp_ar
 static void any_encode_list_groups_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_list_groups_request_encode(o, version, m);
+}
+
+static void any_init_list_groups_response(void *m)
+{
+    kp_list_groups_response_init(m);
 }
 
 static int any_decode_list_groups_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6231,6 +6362,11 @@ static void any_encode_list_groups_response(kp_out_t *o, int16_t version, const 
     kp_list_groups_response_encode(o, version, m);
 }
 
+static void any_init_sasl_handshake_request(void *m)
+{
+    kp_sasl_handshake_request_init(m);
+}
+
 static int any_decode_sasl_handshake_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_sasl_handshake_request_decode(r, version, arena, m);
@@ -6239,6 +6375,11 @@ static int any_decode_sasl_handshake_request(sd_reader_t *r, int16_t version, kp
 static void any_encode_sasl_handshake_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_sasl_handshake_request_encode(o, version, m);
+}
+
+static void any_init_sasl_handshake_response(void *m)
+{
+    kp_sasl_handshake_response_init(m);
 }
 
 static int any_decode_sasl_handshake_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6251,6 +6392,11 @@ static void any_encode_sasl_handshake_response(kp_out_t *o, int16_t version, con
     kp_sasl_handshake_response_encode(o, version, m);
 }
 
+static void any_init_api_versions_request(void *m)
+{
+    kp_api_versions_request_init(m);
+}
+
 static int any_decode_api_versions_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_api_versions_request_decode(r, version, arena, m);
@@ -6259,6 +6405,11 @@ static int any_decode_api_versions_request(sd_reader_t *r, int16_t version, kp_a
 static void any_encode_api_versions_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_api_versions_request_encode(o, version, m);
+}
+
+static void any_init_api_versions_response(void *m)
+{
+    kp_api_versions_response_init(m);
 }
 
 static int any_decode_api_versions_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6271,6 +6422,11 @@ static void any_encode_api_versions_response(kp_out_t *o, int16_t version, const
     kp_api_versions_response_encode(o, version, m);
 }
 
+static void any_init_create_topics_request(void *m)
+{
+    kp_create_topics_request_init(m);
+}
+
 static int any_decode_create_topics_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_create_topics_request_decode(r, version, arena, m);
@@ -6279,6 +6435,11 @@ static int any_decode_create_topics_request(sd_reader_t *r, int16_t version, kp_
 static void any_encode_create_topics_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_create_topics_request_encode(o, version, m);
+}
+
+static void any_init_create_topics_response(void *m)
+{
+    kp_create_topics_response_init(m);
 }
 
 static int any_decode_create_topics_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6291,6 +6452,11 @@ static void any_encode_create_topics_response(kp_out_t *o, int16_t version, cons
     kp_create_topics_response_encode(o, version, m);
 }
 
+static void any_init_delete_topics_request(void *m)
+{
+    kp_delete_topics_request_init(m);
+}
+
 static int any_decode_delete_topics_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_delete_topics_request_decode(r, version, arena, m);
@@ -6299,6 +6465,11 @@ static int any_decode_delete_topics_request(sd_reader_t *r, int16_t version, kp_
 static void any_encode_delete_topics_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_delete_topics_request_encode(o, version, m);
+}
+
+static void any_init_delete_topics_response(void *m)
+{
+    kp_delete_topics_response_init(m);
 }
 
 static int any_decode_delete_topics_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6311,6 +6482,11 @@ static void any_encode_delete_topics_response(kp_out_t *o, int16_t version, cons
     kp_delete_topics_response_encode(o, version, m);
 }
 
+static void any_init_delete_records_request(void *m)
+{
+    kp_delete_records_request_init(m);
+}
+
 static int any_decode_delete_records_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_delete_records_request_decode(r, version, arena, m);
@@ -6319,6 +6495,11 @@ static int any_decode_delete_records_request(sd_reader_t *r, int16_t version, kp
 static void any_encode_delete_records_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_delete_records_request_encode(o, version, m);
+}
+
+static void any_init_delete_records_response(void *m)
+{
+    kp_delete_records_response_init(m);
 }
 
 static int any_decode_delete_records_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6331,6 +6512,11 @@ static void any_encode_delete_records_response(kp_out_t *o, int16_t version, con
     kp_delete_records_response_encode(o, version, m);
 }
 
+static void any_init_init_producer_id_request(void *m)
+{
+    kp_init_producer_id_request_init(m);
+}
+
 static int any_decode_init_producer_id_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_init_producer_id_request_decode(r, version, arena, m);
@@ -6339,6 +6525,11 @@ static int any_decode_init_producer_id_request(sd_reader_t *r, int16_t version, 
 static void any_encode_init_producer_id_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_init_producer_id_request_encode(o, version, m);
+}
+
+static void any_init_init_producer_id_response(void *m)
+{
+    kp_init_producer_id_response_init(m);
 }
 
 static int any_decode_init_producer_id_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6351,6 +6542,11 @@ static void any_encode_init_producer_id_response(kp_out_t *o, int16_t version, c
     kp_init_producer_id_response_encode(o, version, m);
 }
 
+static void any_init_describe_configs_request(void *m)
+{
+    kp_describe_configs_request_init(m);
+}
+
 static int any_decode_describe_configs_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_describe_configs_request_decode(r, version, arena, m);
@@ -6359,6 +6555,11 @@ static int any_decode_describe_configs_request(sd_reader_t *r, int16_t version, 
 static void any_encode_describe_configs_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_describe_configs_request_encode(o, version, m);
+}
+
+static void any_init_describe_configs_response(void *m)
+{
+    kp_describe_configs_response_init(m);
 }
 
 static int any_decode_describe_configs_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6371,6 +6572,11 @@ static void any_encode_describe_configs_response(kp_out_t *o, int16_t version, c
     kp_describe_configs_response_encode(o, version, m);
 }
 
+static void any_init_alter_configs_request(void *m)
+{
+    kp_alter_configs_request_init(m);
+}
+
 static int any_decode_alter_configs_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_alter_configs_request_decode(r, version, arena, m);
@@ -6379,6 +6585,11 @@ static int any_decode_alter_configs_request(sd_reader_t *r, int16_t version, kp_
 static void any_encode_alter_configs_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_alter_configs_request_encode(o, version, m);
+}
+
+static void any_init_alter_configs_response(void *m)
+{
+    kp_alter_configs_response_init(m);
 }
 
 static int any_decode_alter_configs_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6391,6 +6602,11 @@ static void any_encode_alter_configs_response(kp_out_t *o, int16_t version, cons
     kp_alter_configs_response_encode(o, version, m);
 }
 
+static void any_init_sasl_authenticate_request(void *m)
+{
+    kp_sasl_authenticate_request_init(m);
+}
+
 static int any_decode_sasl_authenticate_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_sasl_authenticate_request_decode(r, version, arena, m);
@@ -6399,6 +6615,11 @@ static int any_decode_sasl_authenticate_request(sd_reader_t *r, int16_t version,
 static void any_encode_sasl_authenticate_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_sasl_authenticate_request_encode(o, version, m);
+}
+
+static void any_init_sasl_authenticate_response(void *m)
+{
+    kp_sasl_authenticate_response_init(m);
 }
 
 static int any_decode_sasl_authenticate_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6411,6 +6632,11 @@ static void any_encode_sasl_authenticate_response(kp_out_t *o, int16_t version, 
     kp_sasl_authenticate_response_encode(o, version, m);
 }
 
+static void any_init_delete_groups_request(void *m)
+{
+    kp_delete_groups_request_init(m);
+}
+
 static int any_decode_delete_groups_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_delete_groups_request_decode(r, version, arena, m);
@@ -6419,6 +6645,11 @@ static int any_decode_delete_groups_request(sd_reader_t *r, int16_t version, kp_
 static void any_encode_delete_groups_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_delete_groups_request_encode(o, version, m);
+}
+
+static void any_init_delete_groups_response(void *m)
+{
+    kp_delete_groups_response_init(m);
 }
 
 static int any_decode_delete_groups_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6431,6 +6662,11 @@ static void any_encode_delete_groups_response(kp_out_t *o, int16_t version, cons
     kp_delete_groups_response_encode(o, version, m);
 }
 
+static void any_init_incremental_alter_configs_request(void *m)
+{
+    kp_incremental_alter_configs_request_init(m);
+}
+
 static int any_decode_incremental_alter_configs_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_incremental_alter_configs_request_decode(r, version, arena, m);
@@ -6439,6 +6675,11 @@ static int any_decode_incremental_alter_configs_request(sd_reader_t *r, int16_t 
 static void any_encode_incremental_alter_configs_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_incremental_alter_configs_request_encode(o, version, m);
+}
+
+static void any_init_incremental_alter_configs_response(void *m)
+{
+    kp_incremental_alter_configs_response_init(m);
 }
 
 static int any_decode_incremental_alter_configs_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6451,6 +6692,11 @@ static void any_encode_incremental_alter_configs_response(kp_out_t *o, int16_t v
     kp_incremental_alter_configs_response_encode(o, version, m);
 }
 
+static void any_init_offset_delete_request(void *m)
+{
+    kp_offset_delete_request_init(m);
+}
+
 static int any_decode_offset_delete_request(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
 {
     return kp_offset_delete_request_decode(r, version, arena, m);
@@ -6459,6 +6705,11 @@ static int any_decode_offset_delete_request(sd_reader_t *r, int16_t version, kp_
 static void any_encode_offset_delete_request(kp_out_t *o, int16_t version, const void *m)
 {
     kp_offset_delete_request_encode(o, version, m);
+}
+
+static void any_init_offset_delete_response(void *m)
+{
+    kp_offset_delete_response_init(m);
 }
 
 static int any_decode_offset_delete_response(sd_reader_t *r, int16_t version, kp_arena_t *arena, void *m)
@@ -6474,64 +6725,65 @@ static void any_encode_offset_delete_response(kp_out_t *o, int16_t version, cons
 typedef struct any_codec {
     int16_t api_key;
     size_t size;
+    any_init_fn init;
     any_decode_fn decode;
     any_encode_fn encode;
 } any_codec_t;
 
 static const any_codec_t request_codecs[] = {
-    {0, sizeof(kp_produce_request_t), any_decode_produce_request, any_encode_produce_request},
-    {1, sizeof(kp_fetch_request_t), any_decode_fetch_request, any_encode_fetch_request},
-    {2, sizeof(kp_list_offsets_request_t), any_decode_list_offsets_request, any_encode_list_offsets_request},
-    {3, sizeof(kp_metadata_request_t), any_decode_metadata_request, any_encode_metadata_request},
-    {8, sizeof(kp_offset_commit_request_t), any_decode_offset_commit_request, any_encode_offset_commit_request},
-    {9, sizeof(kp_offset_fetch_request_t), any_decode_offset_fetch_request, any_encode_offset_fetch_request},
-    {10, sizeof(kp_find_coordinator_request_t), any_decode_find_coordinator_request, any_encode_find_coordinator_request},
-    {11, sizeof(kp_join_group_request_t), any_decode_join_group_request, any_encode_join_group_request},
-    {12, sizeof(kp_heartbeat_request_t), any_decode_heartbeat_request, any_encode_heartbeat_request},
-    {13, sizeof(kp_leave_group_request_t), any_decode_leave_group_request, any_encode_leave_group_request},
-    {14, sizeof(kp_sync_group_request_t), any_decode_sync_group_request, any_encode_sync_group_request},
-    {15, sizeof(kp_describe_groups_request_t), any_decode_describe_groups_request, any_encode_describe_groups_request},
-    {16, sizeof(kp_list_groups_request_t), any_decode_list_groups_request, any_encode_list_groups_request},
-    {17, sizeof(kp_sasl_handshake_request_t), any_decode_sasl_handshake_request, any_encode_sasl_handshake_request},
-    {18, sizeof(kp_api_versions_request_t), any_decode_api_versions_request, any_encode_api_versions_request},
-    {19, sizeof(kp_create_topics_request_t), any_decode_create_topics_request, any_encode_create_topics_request},
-    {20, sizeof(kp_delete_topics_request_t), any_decode_delete_topics_request, any_encode_delete_topics_request},
-    {21, sizeof(kp_delete_records_request_t), any_decode_delete_records_request, any_encode_delete_records_request},
-    {22, sizeof(kp_init_producer_id_request_t), any_decode_init_producer_id_request, any_encode_init_producer_id_request},
-    {32, sizeof(kp_describe_configs_request_t), any_decode_describe_configs_request, any_encode_describe_configs_request},
-    {33, sizeof(kp_alter_configs_request_t), any_decode_alter_configs_request, any_encode_alter_configs_request},
-    {36, sizeof(kp_sasl_authenticate_request_t), any_decode_sasl_authenticate_request, any_encode_sasl_authenticate_request},
-    {42, sizeof(kp_delete_groups_request_t), any_decode_delete_groups_request, any_encode_delete_groups_request},
-    {44, sizeof(kp_incremental_alter_configs_request_t), any_decode_incremental_alter_configs_request, any_encode_incremental_alter_configs_request},
-    {47, sizeof(kp_offset_delete_request_t), any_decode_offset_delete_request, any_encode_offset_delete_request},
+    {0, sizeof(kp_produce_request_t), any_init_produce_request, any_decode_produce_request, any_encode_produce_request},
+    {1, sizeof(kp_fetch_request_t), any_init_fetch_request, any_decode_fetch_request, any_encode_fetch_request},
+    {2, sizeof(kp_list_offsets_request_t), any_init_list_offsets_request, any_decode_list_offsets_request, any_encode_list_offsets_request},
+    {3, sizeof(kp_metadata_request_t), any_init_metadata_request, any_decode_metadata_request, any_encode_metadata_request},
+    {8, sizeof(kp_offset_commit_request_t), any_init_offset_commit_request, any_decode_offset_commit_request, any_encode_offset_commit_request},
+    {9, sizeof(kp_offset_fetch_request_t), any_init_offset_fetch_request, any_decode_offset_fetch_request, any_encode_offset_fetch_request},
+    {10, sizeof(kp_find_coordinator_request_t), any_init_find_coordinator_request, any_decode_find_coordinator_request, any_encode_find_coordinator_request},
+    {11, sizeof(kp_join_group_request_t), any_init_join_group_request, any_decode_join_group_request, any_encode_join_group_request},
+    {12, sizeof(kp_heartbeat_request_t), any_init_heartbeat_request, any_decode_heartbeat_request, any_encode_heartbeat_request},
+    {13, sizeof(kp_leave_group_request_t), any_init_leave_group_request, any_decode_leave_group_request, any_encode_leave_group_request},
+    {14, sizeof(kp_sync_group_request_t), any_init_sync_group_request, any_decode_sync_group_request, any_encode_sync_group_request},
+    {15, sizeof(kp_describe_groups_request_t), any_init_describe_groups_request, any_decode_describe_groups_request, any_encode_describe_groups_request},
+    {16, sizeof(kp_list_groups_request_t), any_init_list_groups_request, any_decode_list_groups_request, any_encode_list_groups_request},
+    {17, sizeof(kp_sasl_handshake_request_t), any_init_sasl_handshake_request, any_decode_sasl_handshake_request, any_encode_sasl_handshake_request},
+    {18, sizeof(kp_api_versions_request_t), any_init_api_versions_request, any_decode_api_versions_request, any_encode_api_versions_request},
+    {19, sizeof(kp_create_topics_request_t), any_init_create_topics_request, any_decode_create_topics_request, any_encode_create_topics_request},
+    {20, sizeof(kp_delete_topics_request_t), any_init_delete_topics_request, any_decode_delete_topics_request, any_encode_delete_topics_request},
+    {21, sizeof(kp_delete_records_request_t), any_init_delete_records_request, any_decode_delete_records_request, any_encode_delete_records_request},
+    {22, sizeof(kp_init_producer_id_request_t), any_init_init_producer_id_request, any_decode_init_producer_id_request, any_encode_init_producer_id_request},
+    {32, sizeof(kp_describe_configs_request_t), any_init_describe_configs_request, any_decode_describe_configs_request, any_encode_describe_configs_request},
+    {33, sizeof(kp_alter_configs_request_t), any_init_alter_configs_request, any_decode_alter_configs_request, any_encode_alter_configs_request},
+    {36, sizeof(kp_sasl_authenticate_request_t), any_init_sasl_authenticate_request, any_decode_sasl_authenticate_request, any_encode_sasl_authenticate_request},
+    {42, sizeof(kp_delete_groups_request_t), any_init_delete_groups_request, any_decode_delete_groups_request, any_encode_delete_groups_request},
+    {44, sizeof(kp_incremental_alter_configs_request_t), any_init_incremental_alter_configs_request, any_decode_incremental_alter_configs_request, any_encode_incremental_alter_configs_request},
+    {47, sizeof(kp_offset_delete_request_t), any_init_offset_delete_request, any_decode_offset_delete_request, any_encode_offset_delete_request},
 };
 
 static const any_codec_t response_codecs[] = {
-    {0, sizeof(kp_produce_response_t), any_decode_produce_response, any_encode_produce_response},
-    {1, sizeof(kp_fetch_response_t), any_decode_fetch_response, any_encode_fetch_response},
-    {2, sizeof(kp_list_offsets_response_t), any_decode_list_offsets_response, any_encode_list_offsets_response},
-    {3, sizeof(kp_metadata_response_t), any_decode_metadata_response, any_encode_metadata_response},
-    {8, sizeof(kp_offset_commit_response_t), any_decode_offset_commit_response, any_encode_offset_commit_response},
-    {9, sizeof(kp_offset_fetch_response_t), any_decode_offset_fetch_response, any_encode_offset_fetch_response},
-    {10, sizeof(kp_find_coordinator_response_t), any_decode_find_coordinator_response, any_encode_find_coordinator_response},
-    {11, sizeof(kp_join_group_response_t), any_decode_join_group_response, any_encode_join_group_response},
-    {12, sizeof(kp_heartbeat_response_t), any_decode_heartbeat_response, any_encode_heartbeat_response},
-    {13, sizeof(kp_leave_group_response_t), any_decode_leave_group_response, any_encode_leave_group_response},
-    {14, sizeof(kp_sync_group_response_t), any_decode_sync_group_response, any_encode_sync_group_response},
-    {15, sizeof(kp_describe_groups_response_t), any_decode_describe_groups_response, any_encode_describe_groups_response},
-    {16, sizeof(kp_list_groups_response_t), any_decode_list_groups_response, any_encode_list_groups_response},
-    {17, sizeof(kp_sasl_handshake_response_t), any_decode_sasl_handshake_response, any_encode_sasl_handshake_response},
-    {18, sizeof(kp_api_versions_response_t), any_decode_api_versions_response, any_encode_api_versions_response},
-    {19, sizeof(kp_create_topics_response_t), any_decode_create_topics_response, any_encode_create_topics_response},
-    {20, sizeof(kp_delete_topics_response_t), any_decode_delete_topics_response, any_encode_delete_topics_response},
-    {21, sizeof(kp_delete_records_response_t), any_decode_delete_records_response, any_encode_delete_records_response},
-    {22, sizeof(kp_init_producer_id_response_t), any_decode_init_producer_id_response, any_encode_init_producer_id_response},
-    {32, sizeof(kp_describe_configs_response_t), any_decode_describe_configs_response, any_encode_describe_configs_response},
-    {33, sizeof(kp_alter_configs_response_t), any_decode_alter_configs_response, any_encode_alter_configs_response},
-    {36, sizeof(kp_sasl_authenticate_response_t), any_decode_sasl_authenticate_response, any_encode_sasl_authenticate_response},
-    {42, sizeof(kp_delete_groups_response_t), any_decode_delete_groups_response, any_encode_delete_groups_response},
-    {44, sizeof(kp_incremental_alter_configs_response_t), any_decode_incremental_alter_configs_response, any_encode_incremental_alter_configs_response},
-    {47, sizeof(kp_offset_delete_response_t), any_decode_offset_delete_response, any_encode_offset_delete_response},
+    {0, sizeof(kp_produce_response_t), any_init_produce_response, any_decode_produce_response, any_encode_produce_response},
+    {1, sizeof(kp_fetch_response_t), any_init_fetch_response, any_decode_fetch_response, any_encode_fetch_response},
+    {2, sizeof(kp_list_offsets_response_t), any_init_list_offsets_response, any_decode_list_offsets_response, any_encode_list_offsets_response},
+    {3, sizeof(kp_metadata_response_t), any_init_metadata_response, any_decode_metadata_response, any_encode_metadata_response},
+    {8, sizeof(kp_offset_commit_response_t), any_init_offset_commit_response, any_decode_offset_commit_response, any_encode_offset_commit_response},
+    {9, sizeof(kp_offset_fetch_response_t), any_init_offset_fetch_response, any_decode_offset_fetch_response, any_encode_offset_fetch_response},
+    {10, sizeof(kp_find_coordinator_response_t), any_init_find_coordinator_response, any_decode_find_coordinator_response, any_encode_find_coordinator_response},
+    {11, sizeof(kp_join_group_response_t), any_init_join_group_response, any_decode_join_group_response, any_encode_join_group_response},
+    {12, sizeof(kp_heartbeat_response_t), any_init_heartbeat_response, any_decode_heartbeat_response, any_encode_heartbeat_response},
+    {13, sizeof(kp_leave_group_response_t), any_init_leave_group_response, any_decode_leave_group_response, any_encode_leave_group_response},
+    {14, sizeof(kp_sync_group_response_t), any_init_sync_group_response, any_decode_sync_group_response, any_encode_sync_group_response},
+    {15, sizeof(kp_describe_groups_response_t), any_init_describe_groups_response, any_decode_describe_groups_response, any_encode_describe_groups_response},
+    {16, sizeof(kp_list_groups_response_t), any_init_list_groups_response, any_decode_list_groups_response, any_encode_list_groups_response},
+    {17, sizeof(kp_sasl_handshake_response_t), any_init_sasl_handshake_response, any_decode_sasl_handshake_response, any_encode_sasl_handshake_response},
+    {18, sizeof(kp_api_versions_response_t), any_init_api_versions_response, any_decode_api_versions_response, any_encode_api_versions_response},
+    {19, sizeof(kp_create_topics_response_t), any_init_create_topics_response, any_decode_create_topics_response, any_encode_create_topics_response},
+    {20, sizeof(kp_delete_topics_response_t), any_init_delete_topics_response, any_decode_delete_topics_response, any_encode_delete_topics_response},
+    {21, sizeof(kp_delete_records_response_t), any_init_delete_records_response, any_decode_delete_records_response, any_encode_delete_records_response},
+    {22, sizeof(kp_init_producer_id_response_t), any_init_init_producer_id_response, any_decode_init_producer_id_response, any_encode_init_producer_id_response},
+    {32, sizeof(kp_describe_configs_response_t), any_init_describe_configs_response, any_decode_describe_configs_response, any_encode_describe_configs_response},
+    {33, sizeof(kp_alter_configs_response_t), any_init_alter_configs_response, any_decode_alter_configs_response, any_encode_alter_configs_response},
+    {36, sizeof(kp_sasl_authenticate_response_t), any_init_sasl_authenticate_response, any_decode_sasl_authenticate_response, any_encode_sasl_authenticate_response},
+    {42, sizeof(kp_delete_groups_response_t), any_init_delete_groups_response, any_decode_delete_groups_response, any_encode_delete_groups_response},
+    {44, sizeof(kp_incremental_alter_configs_response_t), any_init_incremental_alter_configs_response, any_decode_incremental_alter_configs_response, any_encode_incremental_alter_configs_response},
+    {47, sizeof(kp_offset_delete_response_t), any_init_offset_delete_response, any_decode_offset_delete_response, any_encode_offset_delete_response},
 };
 
 static const any_codec_t *find_codec(const any_codec_t *codecs, int16_t api_key, int16_t version)
@@ -6540,6 +6792,18 @@ static const any_codec_t *find_codec(const any_codec_t *codecs, int16_t api_key,
     if (!api || version < api->min_version || version > api->max_version)
         return NULL;
     return &codecs[api - kp_apis];
+}
+
+static void *alloc_any(const any_codec_t *codecs, int16_t api_key, kp_arena_t *arena)
+{
+    const kp_api_t *api = kp_api_find(api_key);
+    if (!api)
+        return NULL;
+    const any_codec_t *codec = &codecs[api - kp_apis];
+    void *m = kp_arena_alloc(arena, codec->size);
+    if (m)
+        codec->init(m);
+    return m;
 }
 
 static int decode_any(const any_codec_t *codecs, int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out)
@@ -6577,6 +6841,11 @@ int kp_request_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_a
     return decode_any(request_codecs, api_key, version, r, arena, out);
 }
 
+void *kp_request_alloc_any(int16_t api_key, kp_arena_t *arena)
+{
+    return alloc_any(request_codecs, api_key, arena);
+}
+
 void kp_request_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg)
 {
     encode_any(request_codecs, api_key, version, o, msg);
@@ -6585,6 +6854,11 @@ void kp_request_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const 
 int kp_response_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out)
 {
     return decode_any(response_codecs, api_key, version, r, arena, out);
+}
+
+void *kp_response_alloc_any(int16_t api_key, kp_arena_t *arena)
+{
+    return alloc_any(response_codecs, api_key, arena);
 }
 
 void kp_response_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg)
