@@ -102,4 +102,9 @@ int kl_log_checkpoint(kl_log_t *log);
 /* Rolls a new segment if the active one is older than segment.ms. */
 void kl_log_maybe_roll(kl_log_t *log, int64_t now_ms);
 
+/* Accessors (for metrics, retention and tests). */
+size_t kl_log_segment_count(const kl_log_t *log);
+int64_t kl_log_size_bytes(const kl_log_t *log); /* sum of the .log files */
+const char *kl_log_dir(const kl_log_t *log);    /* borrowed until close */
+
 #endif
