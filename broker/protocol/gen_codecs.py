@@ -126,6 +126,23 @@ class Versions:
         return " && ".join(parts)
 
 
+def cond_over(members, domain, what):
+    """C condition on `version` that is true for the versions in members,
+    in code that only runs for the versions in domain (both sorted)."""
+    if not members:
+        return "0"
+    if members == domain:
+        return "1"
+    if members != [v for v in domain if members[0] <= v <= members[-1]]:
+        raise SpecError("%s: version ranges that are not contiguous" % what)
+    parts = []
+    if members[0] > domain[0]:
+        parts.append("version >= %d" % members[0])
+    if members[-1] < domain[-1]:
+        parts.append("version <= %d" % members[-1])
+    return " && ".join(parts)
+
+
 def and_cond(a, b):
     if a == "0" or b == "0":
         return "0"
@@ -423,46 +440,39 @@ class Generator:
     def valid(self, s):
         return s.message.valid_range
 
-    def present(self, s, f):
-        return f.versions.cond(self.valid(s))
+    def versions_of(self, s):
+        lo, hi = self.valid(s)
+        return list(range(lo, hi + 1))
+
+    def regular_versions(self, s, f):
+        """Versions in which f is a regular (untagged) field."""
+        return [v for v in self.versions_of(s)
+                if f.versions.contains(v) and not (f.tag is not None and f.tagged.contains(v))]
+
+    def tagged_versions(self, s, f):
+        """Versions in which f is a tagged field."""
+        if f.tag is None:
+            return []
+        return [v for v in self.versions_of(s)
+                if f.versions.contains(v) and f.tagged.contains(v) and s.message.flexible.contains(v)]
 
     def regular(self, s, f):
-        """Version condition for f as a regular (untagged) field."""
-        present = self.present(s, f)
-        if f.tag is None:
-            return present
-        untagged = [v for v in range(*self.span(s)) if f.versions.contains(v) and not f.tagged.contains(v)]
-        if not untagged:
-            return "0"
-        if untagged != list(range(untagged[0], untagged[-1] + 1)):
-            raise SpecError("%s: non-contiguous untagged versions" % f.name)
-        return Versions("%d-%d" % (untagged[0], untagged[-1])).cond(self.valid(s))
+        """Version condition for f as a regular field; the code runs for any valid version."""
+        return cond_over(self.regular_versions(s, f), self.versions_of(s), f.name)
 
     def as_tag(self, s, f):
-        """Version condition for f as a tagged field, given the version is
-        flexible (tag sections exist only there)."""
-        if f.tag is None:
-            return "0"
-        flexible = [v for v in range(*self.span(s)) if s.message.flexible.contains(v)]
-        tagged = [v for v in flexible if f.versions.contains(v) and f.tagged.contains(v)]
-        if not tagged:
-            return "0"
-        if tagged == flexible:
-            return "1"
-        return Versions("%d-%d" % (tagged[0], tagged[-1])).cond(self.valid(s))
+        """Version condition for f as a tagged field; the code runs only in
+        flexible versions (tag sections exist only there)."""
+        flexible = [v for v in self.versions_of(s) if s.message.flexible.contains(v)]
+        return cond_over(self.tagged_versions(s, f), flexible, f.name)
 
-    def span(self, s):
-        lo, hi = self.valid(s)
-        return (lo, hi + 1)
-
-    def compact(self, s, f, in_tag=False):
-        if f.flexible is None and in_tag:
-            return "1"  # tag sections exist only in flexible versions
+    def compact(self, s, f, domain):
+        """Compact-encoding condition for f, in code that runs for `domain`."""
         rng = f.flexible if f.flexible is not None else s.message.flexible
-        return rng.cond(self.valid(s))
+        return cond_over([v for v in domain if rng.contains(v)], domain, f.name)
 
-    def nullable(self, s, f):
-        return f.nullable.cond(self.valid(s))
+    def nullable(self, s, f, domain):
+        return cond_over([v for v in domain if f.nullable.contains(v)], domain, f.name)
 
     def min_size(self, s, v):
         """Smallest wire size of struct s at version v."""
@@ -507,8 +517,9 @@ class Generator:
 
     def decode_field(self, s, f, rd):
         dst = "m->" + f.member
-        compact = self.compact(s, f, rd != "r")
-        nullable = self.nullable(s, f)
+        domain = self.tagged_versions(s, f) if rd != "r" else self.regular_versions(s, f)
+        compact = self.compact(s, f, domain)
+        nullable = self.nullable(s, f, domain)
         if not f.is_array:
             return self.decode_value(s, f, rd, dst, compact, nullable)
         if f.kind == "struct":
@@ -570,8 +581,9 @@ class Generator:
 
     def encode_field(self, s, f, in_tag=False):
         src = "m->" + f.member
-        compact = self.compact(s, f, in_tag)
-        nullable = self.nullable(s, f)
+        domain = self.tagged_versions(s, f) if in_tag else self.regular_versions(s, f)
+        compact = self.compact(s, f, domain)
+        nullable = self.nullable(s, f, domain)
         if not f.is_array:
             return self.encode_value(s, f, src, compact, nullable)
         lines = ["if (kp__write_array_count(o, %s, %s, %s_count, %s))" % (compact, nullable, src, src)]

@@ -90,7 +90,7 @@ int kp_produce_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *arena
         return -1;
     }
     if (version >= 3) {
-        kp__read_string(r, version >= 9, version >= 3, &m->transactional_id);
+        kp__read_string(r, version >= 9, 1, &m->transactional_id);
     }
     sd_read_i16(r, &m->acks);
     sd_read_i32(r, &m->timeout_ms);
@@ -111,7 +111,7 @@ void kp_produce_request_encode(kp_out_t *o, int16_t version, const kp_produce_re
         return;
     }
     if (version >= 3) {
-        kp__write_string(o, version >= 9, version >= 3, m->transactional_id);
+        kp__write_string(o, version >= 9, 1, m->transactional_id);
     }
     sd_write_i16(&o->w, m->acks);
     sd_write_i32(&o->w, m->timeout_ms);
@@ -157,7 +157,7 @@ static void produce_response_batch_index_and_error_message_decode(sd_reader_t *r
         sd_read_i32(r, &m->batch_index);
     }
     if (version >= 8) {
-        kp__read_string(r, version >= 9, version >= 8, &m->batch_index_error_message);
+        kp__read_string(r, version >= 9, 1, &m->batch_index_error_message);
     }
     if (version >= 9) {
         kp__skip_tagged_fields(r);
@@ -170,7 +170,7 @@ static void produce_response_batch_index_and_error_message_encode(kp_out_t *o, i
         sd_write_i32(&o->w, m->batch_index);
     }
     if (version >= 8) {
-        kp__write_string(o, version >= 9, version >= 8, m->batch_index_error_message);
+        kp__write_string(o, version >= 9, 1, m->batch_index_error_message);
     }
     if (version >= 9) {
         sd_write_uvarint(&o->w, 0);
@@ -239,7 +239,7 @@ static void produce_response_partition_produce_response_decode(sd_reader_t *r, i
             produce_response_batch_index_and_error_message_decode(r, version, arena, &m->record_errors[i]);
     }
     if (version >= 8) {
-        kp__read_string(r, version >= 9, version >= 8, &m->error_message);
+        kp__read_string(r, version >= 9, 1, &m->error_message);
     }
     if (version >= 9) {
         uint32_t ntags = 0;
@@ -281,7 +281,7 @@ static void produce_response_partition_produce_response_encode(kp_out_t *o, int1
                 produce_response_batch_index_and_error_message_encode(o, version, &m->record_errors[i]);
     }
     if (version >= 8) {
-        kp__write_string(o, version >= 9, version >= 8, m->error_message);
+        kp__write_string(o, version >= 9, 1, m->error_message);
     }
     if (version >= 9) {
         bool tag0 = version >= 10 && !(produce_response_leader_id_and_epoch_is_default(&m->current_leader));
@@ -338,13 +338,13 @@ static void produce_response_node_endpoint_decode(sd_reader_t *r, int16_t versio
         sd_read_i32(r, &m->node_id);
     }
     if (version >= 10) {
-        kp__read_string(r, version >= 9, 0, &m->host);
+        kp__read_string(r, 1, 0, &m->host);
     }
     if (version >= 10) {
         sd_read_i32(r, &m->port);
     }
     if (version >= 10) {
-        kp__read_string(r, version >= 9, version >= 10, &m->rack);
+        kp__read_string(r, 1, 1, &m->rack);
     }
     if (version >= 9) {
         kp__skip_tagged_fields(r);
@@ -357,13 +357,13 @@ static void produce_response_node_endpoint_encode(kp_out_t *o, int16_t version, 
         sd_write_i32(&o->w, m->node_id);
     }
     if (version >= 10) {
-        kp__write_string(o, version >= 9, 0, m->host);
+        kp__write_string(o, 1, 0, m->host);
     }
     if (version >= 10) {
         sd_write_i32(&o->w, m->port);
     }
     if (version >= 10) {
-        kp__write_string(o, version >= 9, version >= 10, m->rack);
+        kp__write_string(o, 1, 1, m->rack);
     }
     if (version >= 9) {
         sd_write_uvarint(&o->w, 0);
@@ -706,7 +706,7 @@ int kp_fetch_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *arena, 
                 break;
             switch (tag) {
             case 0:
-                kp__read_string(&sub, 1, version >= 12, &m->cluster_id);
+                kp__read_string(&sub, 1, 1, &m->cluster_id);
                 if (sub.err)
                     r->err = sub.err;
                 break;
@@ -766,7 +766,7 @@ void kp_fetch_request_encode(kp_out_t *o, int16_t version, const kp_fetch_reques
         sd_write_uvarint(&o->w, (uint32_t)(tag0 + tag1));
         if (tag0) {
             size_t at = kp__tag_begin(o, 0);
-            kp__write_string(o, 1, version >= 12, m->cluster_id);
+            kp__write_string(o, 1, 1, m->cluster_id);
             kp__tag_end(o, at);
         }
         if (tag1) {
@@ -964,7 +964,7 @@ static void fetch_response_partition_data_decode(sd_reader_t *r, int16_t version
         sd_read_i64(r, &m->log_start_offset);
     }
     if (version >= 4) {
-        m->aborted_transactions = kp__read_array(r, arena, version >= 12, version >= 4, fetch_response_aborted_transaction_min_size[version], sizeof *m->aborted_transactions, &m->aborted_transactions_count);
+        m->aborted_transactions = kp__read_array(r, arena, version >= 12, 1, fetch_response_aborted_transaction_min_size[version], sizeof *m->aborted_transactions, &m->aborted_transactions_count);
         for (int32_t i = 0; i < m->aborted_transactions_count && !r->err; i++)
             fetch_response_aborted_transaction_decode(r, version, arena, &m->aborted_transactions[i]);
     }
@@ -1015,7 +1015,7 @@ static void fetch_response_partition_data_encode(kp_out_t *o, int16_t version, c
         sd_write_i64(&o->w, m->log_start_offset);
     }
     if (version >= 4) {
-        if (kp__write_array_count(o, version >= 12, version >= 4, m->aborted_transactions_count, m->aborted_transactions))
+        if (kp__write_array_count(o, version >= 12, 1, m->aborted_transactions_count, m->aborted_transactions))
             for (int32_t i = 0; i < m->aborted_transactions_count; i++)
                 fetch_response_aborted_transaction_encode(o, version, &m->aborted_transactions[i]);
     }
@@ -1100,13 +1100,13 @@ static void fetch_response_node_endpoint_decode(sd_reader_t *r, int16_t version,
         sd_read_i32(r, &m->node_id);
     }
     if (version >= 16) {
-        kp__read_string(r, version >= 12, 0, &m->host);
+        kp__read_string(r, 1, 0, &m->host);
     }
     if (version >= 16) {
         sd_read_i32(r, &m->port);
     }
     if (version >= 16) {
-        kp__read_string(r, version >= 12, version >= 16, &m->rack);
+        kp__read_string(r, 1, 1, &m->rack);
     }
     if (version >= 12) {
         kp__skip_tagged_fields(r);
@@ -1119,13 +1119,13 @@ static void fetch_response_node_endpoint_encode(kp_out_t *o, int16_t version, co
         sd_write_i32(&o->w, m->node_id);
     }
     if (version >= 16) {
-        kp__write_string(o, version >= 12, 0, m->host);
+        kp__write_string(o, 1, 0, m->host);
     }
     if (version >= 16) {
         sd_write_i32(&o->w, m->port);
     }
     if (version >= 16) {
-        kp__write_string(o, version >= 12, version >= 16, m->rack);
+        kp__write_string(o, 1, 1, m->rack);
     }
     if (version >= 12) {
         sd_write_uvarint(&o->w, 0);
@@ -1366,7 +1366,7 @@ static void list_offsets_response_list_offsets_partition_response_decode(sd_read
     sd_read_i32(r, &m->partition_index);
     sd_read_i16(r, &m->error_code);
     if (version <= 0) {
-        m->old_style_offsets = kp__read_array(r, arena, version >= 6, 0, 8, sizeof *m->old_style_offsets, &m->old_style_offsets_count);
+        m->old_style_offsets = kp__read_array(r, arena, 0, 0, 8, sizeof *m->old_style_offsets, &m->old_style_offsets_count);
         for (int32_t i = 0; i < m->old_style_offsets_count && !r->err; i++)
             sd_read_i64(r, &m->old_style_offsets[i]);
     }
@@ -1389,7 +1389,7 @@ static void list_offsets_response_list_offsets_partition_response_encode(kp_out_
     sd_write_i32(&o->w, m->partition_index);
     sd_write_i16(&o->w, m->error_code);
     if (version <= 0) {
-        if (kp__write_array_count(o, version >= 6, 0, m->old_style_offsets_count, m->old_style_offsets))
+        if (kp__write_array_count(o, 0, 0, m->old_style_offsets_count, m->old_style_offsets))
             for (int32_t i = 0; i < m->old_style_offsets_count; i++)
                 sd_write_i64(&o->w, m->old_style_offsets[i]);
     }
@@ -1598,7 +1598,7 @@ static void metadata_response_metadata_response_broker_decode(sd_reader_t *r, in
     kp__read_string(r, version >= 9, 0, &m->host);
     sd_read_i32(r, &m->port);
     if (version >= 1) {
-        kp__read_string(r, version >= 9, version >= 1, &m->rack);
+        kp__read_string(r, version >= 9, 1, &m->rack);
     }
     if (version >= 9) {
         kp__skip_tagged_fields(r);
@@ -1611,7 +1611,7 @@ static void metadata_response_metadata_response_broker_encode(kp_out_t *o, int16
     kp__write_string(o, version >= 9, 0, m->host);
     sd_write_i32(&o->w, m->port);
     if (version >= 1) {
-        kp__write_string(o, version >= 9, version >= 1, m->rack);
+        kp__write_string(o, version >= 9, 1, m->rack);
     }
     if (version >= 9) {
         sd_write_uvarint(&o->w, 0);
@@ -1747,7 +1747,7 @@ int kp_metadata_response_decode(sd_reader_t *r, int16_t version, kp_arena_t *are
     for (int32_t i = 0; i < m->brokers_count && !r->err; i++)
         metadata_response_metadata_response_broker_decode(r, version, arena, &m->brokers[i]);
     if (version >= 2) {
-        kp__read_string(r, version >= 9, version >= 2, &m->cluster_id);
+        kp__read_string(r, version >= 9, 1, &m->cluster_id);
     }
     if (version >= 1) {
         sd_read_i32(r, &m->controller_id);
@@ -1778,7 +1778,7 @@ void kp_metadata_response_encode(kp_out_t *o, int16_t version, const kp_metadata
         for (int32_t i = 0; i < m->brokers_count; i++)
             metadata_response_metadata_response_broker_encode(o, version, &m->brokers[i]);
     if (version >= 2) {
-        kp__write_string(o, version >= 9, version >= 2, m->cluster_id);
+        kp__write_string(o, version >= 9, 1, m->cluster_id);
     }
     if (version >= 1) {
         sd_write_i32(&o->w, m->controller_id);
@@ -1900,7 +1900,7 @@ int kp_offset_commit_request_decode(sd_reader_t *r, int16_t version, kp_arena_t 
         kp__read_string(r, version >= 8, 0, &m->member_id);
     }
     if (version >= 7) {
-        kp__read_string(r, version >= 8, version >= 7, &m->group_instance_id);
+        kp__read_string(r, version >= 8, 1, &m->group_instance_id);
     }
     if (version >= 2 && version <= 4) {
         sd_read_i64(r, &m->retention_time_ms);
@@ -1929,7 +1929,7 @@ void kp_offset_commit_request_encode(kp_out_t *o, int16_t version, const kp_offs
         kp__write_string(o, version >= 8, 0, m->member_id);
     }
     if (version >= 7) {
-        kp__write_string(o, version >= 8, version >= 7, m->group_instance_id);
+        kp__write_string(o, version >= 8, 1, m->group_instance_id);
     }
     if (version >= 2 && version <= 4) {
         sd_write_i64(&o->w, m->retention_time_ms);
@@ -2106,10 +2106,10 @@ static void offset_fetch_request_offset_fetch_request_topics_decode(sd_reader_t 
 {
     kp_offset_fetch_request_offset_fetch_request_topics_init(m);
     if (version >= 8) {
-        kp__read_string(r, version >= 6, 0, &m->name);
+        kp__read_string(r, 1, 0, &m->name);
     }
     if (version >= 8) {
-        m->partition_indexes = kp__read_array(r, arena, version >= 6, 0, 4, sizeof *m->partition_indexes, &m->partition_indexes_count);
+        m->partition_indexes = kp__read_array(r, arena, 1, 0, 4, sizeof *m->partition_indexes, &m->partition_indexes_count);
         for (int32_t i = 0; i < m->partition_indexes_count && !r->err; i++)
             sd_read_i32(r, &m->partition_indexes[i]);
     }
@@ -2121,10 +2121,10 @@ static void offset_fetch_request_offset_fetch_request_topics_decode(sd_reader_t 
 static void offset_fetch_request_offset_fetch_request_topics_encode(kp_out_t *o, int16_t version, const kp_offset_fetch_request_offset_fetch_request_topics_t *m)
 {
     if (version >= 8) {
-        kp__write_string(o, version >= 6, 0, m->name);
+        kp__write_string(o, 1, 0, m->name);
     }
     if (version >= 8) {
-        if (kp__write_array_count(o, version >= 6, 0, m->partition_indexes_count, m->partition_indexes))
+        if (kp__write_array_count(o, 1, 0, m->partition_indexes_count, m->partition_indexes))
             for (int32_t i = 0; i < m->partition_indexes_count; i++)
                 sd_write_i32(&o->w, m->partition_indexes[i]);
     }
@@ -2145,16 +2145,16 @@ static void offset_fetch_request_offset_fetch_request_group_decode(sd_reader_t *
 {
     kp_offset_fetch_request_offset_fetch_request_group_init(m);
     if (version >= 8) {
-        kp__read_string(r, version >= 6, 0, &m->group_id);
+        kp__read_string(r, 1, 0, &m->group_id);
     }
     if (version >= 9) {
-        kp__read_string(r, version >= 6, version >= 9, &m->member_id);
+        kp__read_string(r, 1, 1, &m->member_id);
     }
     if (version >= 9) {
         sd_read_i32(r, &m->member_epoch);
     }
     if (version >= 8) {
-        m->topics = kp__read_array(r, arena, version >= 6, version >= 8, offset_fetch_request_offset_fetch_request_topics_min_size[version], sizeof *m->topics, &m->topics_count);
+        m->topics = kp__read_array(r, arena, 1, 1, offset_fetch_request_offset_fetch_request_topics_min_size[version], sizeof *m->topics, &m->topics_count);
         for (int32_t i = 0; i < m->topics_count && !r->err; i++)
             offset_fetch_request_offset_fetch_request_topics_decode(r, version, arena, &m->topics[i]);
     }
@@ -2166,16 +2166,16 @@ static void offset_fetch_request_offset_fetch_request_group_decode(sd_reader_t *
 static void offset_fetch_request_offset_fetch_request_group_encode(kp_out_t *o, int16_t version, const kp_offset_fetch_request_offset_fetch_request_group_t *m)
 {
     if (version >= 8) {
-        kp__write_string(o, version >= 6, 0, m->group_id);
+        kp__write_string(o, 1, 0, m->group_id);
     }
     if (version >= 9) {
-        kp__write_string(o, version >= 6, version >= 9, m->member_id);
+        kp__write_string(o, 1, 1, m->member_id);
     }
     if (version >= 9) {
         sd_write_i32(&o->w, m->member_epoch);
     }
     if (version >= 8) {
-        if (kp__write_array_count(o, version >= 6, version >= 8, m->topics_count, m->topics))
+        if (kp__write_array_count(o, 1, 1, m->topics_count, m->topics))
             for (int32_t i = 0; i < m->topics_count; i++)
                 offset_fetch_request_offset_fetch_request_topics_encode(o, version, &m->topics[i]);
     }
@@ -2203,12 +2203,12 @@ int kp_offset_fetch_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *
         kp__read_string(r, version >= 6, 0, &m->group_id);
     }
     if (version <= 7) {
-        m->topics = kp__read_array(r, arena, version >= 6, version >= 2 && version <= 7, offset_fetch_request_offset_fetch_request_topic_min_size[version], sizeof *m->topics, &m->topics_count);
+        m->topics = kp__read_array(r, arena, version >= 6, version >= 2, offset_fetch_request_offset_fetch_request_topic_min_size[version], sizeof *m->topics, &m->topics_count);
         for (int32_t i = 0; i < m->topics_count && !r->err; i++)
             offset_fetch_request_offset_fetch_request_topic_decode(r, version, arena, &m->topics[i]);
     }
     if (version >= 8) {
-        m->groups = kp__read_array(r, arena, version >= 6, 0, offset_fetch_request_offset_fetch_request_group_min_size[version], sizeof *m->groups, &m->groups_count);
+        m->groups = kp__read_array(r, arena, 1, 0, offset_fetch_request_offset_fetch_request_group_min_size[version], sizeof *m->groups, &m->groups_count);
         for (int32_t i = 0; i < m->groups_count && !r->err; i++)
             offset_fetch_request_offset_fetch_request_group_decode(r, version, arena, &m->groups[i]);
     }
@@ -2232,12 +2232,12 @@ void kp_offset_fetch_request_encode(kp_out_t *o, int16_t version, const kp_offse
         kp__write_string(o, version >= 6, 0, m->group_id);
     }
     if (version <= 7) {
-        if (kp__write_array_count(o, version >= 6, version >= 2 && version <= 7, m->topics_count, m->topics))
+        if (kp__write_array_count(o, version >= 6, version >= 2, m->topics_count, m->topics))
             for (int32_t i = 0; i < m->topics_count; i++)
                 offset_fetch_request_offset_fetch_request_topic_encode(o, version, &m->topics[i]);
     }
     if (version >= 8) {
-        if (kp__write_array_count(o, version >= 6, 0, m->groups_count, m->groups))
+        if (kp__write_array_count(o, 1, 0, m->groups_count, m->groups))
             for (int32_t i = 0; i < m->groups_count; i++)
                 offset_fetch_request_offset_fetch_request_group_encode(o, version, &m->groups[i]);
     }
@@ -2287,7 +2287,7 @@ static void offset_fetch_response_offset_fetch_response_partition_decode(sd_read
         sd_read_i32(r, &m->committed_leader_epoch);
     }
     if (version <= 7) {
-        kp__read_string(r, version >= 6, version <= 7, &m->metadata);
+        kp__read_string(r, version >= 6, 1, &m->metadata);
     }
     if (version <= 7) {
         sd_read_i16(r, &m->error_code);
@@ -2309,7 +2309,7 @@ static void offset_fetch_response_offset_fetch_response_partition_encode(kp_out_
         sd_write_i32(&o->w, m->committed_leader_epoch);
     }
     if (version <= 7) {
-        kp__write_string(o, version >= 6, version <= 7, m->metadata);
+        kp__write_string(o, version >= 6, 1, m->metadata);
     }
     if (version <= 7) {
         sd_write_i16(&o->w, m->error_code);
@@ -2377,7 +2377,7 @@ static void offset_fetch_response_offset_fetch_response_partitions_decode(sd_rea
         sd_read_i32(r, &m->committed_leader_epoch);
     }
     if (version >= 8) {
-        kp__read_string(r, version >= 6, version >= 8, &m->metadata);
+        kp__read_string(r, 1, 1, &m->metadata);
     }
     if (version >= 8) {
         sd_read_i16(r, &m->error_code);
@@ -2399,7 +2399,7 @@ static void offset_fetch_response_offset_fetch_response_partitions_encode(kp_out
         sd_write_i32(&o->w, m->committed_leader_epoch);
     }
     if (version >= 8) {
-        kp__write_string(o, version >= 6, version >= 8, m->metadata);
+        kp__write_string(o, 1, 1, m->metadata);
     }
     if (version >= 8) {
         sd_write_i16(&o->w, m->error_code);
@@ -2419,10 +2419,10 @@ static void offset_fetch_response_offset_fetch_response_topics_decode(sd_reader_
 {
     kp_offset_fetch_response_offset_fetch_response_topics_init(m);
     if (version >= 8) {
-        kp__read_string(r, version >= 6, 0, &m->name);
+        kp__read_string(r, 1, 0, &m->name);
     }
     if (version >= 8) {
-        m->partitions = kp__read_array(r, arena, version >= 6, 0, offset_fetch_response_offset_fetch_response_partitions_min_size[version], sizeof *m->partitions, &m->partitions_count);
+        m->partitions = kp__read_array(r, arena, 1, 0, offset_fetch_response_offset_fetch_response_partitions_min_size[version], sizeof *m->partitions, &m->partitions_count);
         for (int32_t i = 0; i < m->partitions_count && !r->err; i++)
             offset_fetch_response_offset_fetch_response_partitions_decode(r, version, arena, &m->partitions[i]);
     }
@@ -2434,10 +2434,10 @@ static void offset_fetch_response_offset_fetch_response_topics_decode(sd_reader_
 static void offset_fetch_response_offset_fetch_response_topics_encode(kp_out_t *o, int16_t version, const kp_offset_fetch_response_offset_fetch_response_topics_t *m)
 {
     if (version >= 8) {
-        kp__write_string(o, version >= 6, 0, m->name);
+        kp__write_string(o, 1, 0, m->name);
     }
     if (version >= 8) {
-        if (kp__write_array_count(o, version >= 6, 0, m->partitions_count, m->partitions))
+        if (kp__write_array_count(o, 1, 0, m->partitions_count, m->partitions))
             for (int32_t i = 0; i < m->partitions_count; i++)
                 offset_fetch_response_offset_fetch_response_partitions_encode(o, version, &m->partitions[i]);
     }
@@ -2456,10 +2456,10 @@ static void offset_fetch_response_offset_fetch_response_group_decode(sd_reader_t
 {
     kp_offset_fetch_response_offset_fetch_response_group_init(m);
     if (version >= 8) {
-        kp__read_string(r, version >= 6, 0, &m->group_id);
+        kp__read_string(r, 1, 0, &m->group_id);
     }
     if (version >= 8) {
-        m->topics = kp__read_array(r, arena, version >= 6, 0, offset_fetch_response_offset_fetch_response_topics_min_size[version], sizeof *m->topics, &m->topics_count);
+        m->topics = kp__read_array(r, arena, 1, 0, offset_fetch_response_offset_fetch_response_topics_min_size[version], sizeof *m->topics, &m->topics_count);
         for (int32_t i = 0; i < m->topics_count && !r->err; i++)
             offset_fetch_response_offset_fetch_response_topics_decode(r, version, arena, &m->topics[i]);
     }
@@ -2474,10 +2474,10 @@ static void offset_fetch_response_offset_fetch_response_group_decode(sd_reader_t
 static void offset_fetch_response_offset_fetch_response_group_encode(kp_out_t *o, int16_t version, const kp_offset_fetch_response_offset_fetch_response_group_t *m)
 {
     if (version >= 8) {
-        kp__write_string(o, version >= 6, 0, m->group_id);
+        kp__write_string(o, 1, 0, m->group_id);
     }
     if (version >= 8) {
-        if (kp__write_array_count(o, version >= 6, 0, m->topics_count, m->topics))
+        if (kp__write_array_count(o, 1, 0, m->topics_count, m->topics))
             for (int32_t i = 0; i < m->topics_count; i++)
                 offset_fetch_response_offset_fetch_response_topics_encode(o, version, &m->topics[i]);
     }
@@ -2515,7 +2515,7 @@ int kp_offset_fetch_response_decode(sd_reader_t *r, int16_t version, kp_arena_t 
         sd_read_i16(r, &m->error_code);
     }
     if (version >= 8) {
-        m->groups = kp__read_array(r, arena, version >= 6, 0, offset_fetch_response_offset_fetch_response_group_min_size[version], sizeof *m->groups, &m->groups_count);
+        m->groups = kp__read_array(r, arena, 1, 0, offset_fetch_response_offset_fetch_response_group_min_size[version], sizeof *m->groups, &m->groups_count);
         for (int32_t i = 0; i < m->groups_count && !r->err; i++)
             offset_fetch_response_offset_fetch_response_group_decode(r, version, arena, &m->groups[i]);
     }
@@ -2544,7 +2544,7 @@ void kp_offset_fetch_response_encode(kp_out_t *o, int16_t version, const kp_offs
         sd_write_i16(&o->w, m->error_code);
     }
     if (version >= 8) {
-        if (kp__write_array_count(o, version >= 6, 0, m->groups_count, m->groups))
+        if (kp__write_array_count(o, 1, 0, m->groups_count, m->groups))
             for (int32_t i = 0; i < m->groups_count; i++)
                 offset_fetch_response_offset_fetch_response_group_encode(o, version, &m->groups[i]);
     }
@@ -2577,9 +2577,9 @@ int kp_find_coordinator_request_decode(sd_reader_t *r, int16_t version, kp_arena
         sd_read_i8(r, &m->key_type);
     }
     if (version >= 4) {
-        m->coordinator_keys = kp__read_array(r, arena, version >= 3, 0, ((version >= 3) ? 1 : 2), sizeof *m->coordinator_keys, &m->coordinator_keys_count);
+        m->coordinator_keys = kp__read_array(r, arena, 1, 0, 1, sizeof *m->coordinator_keys, &m->coordinator_keys_count);
         for (int32_t i = 0; i < m->coordinator_keys_count && !r->err; i++)
-            kp__read_string(r, version >= 3, 0, &m->coordinator_keys[i]);
+            kp__read_string(r, 1, 0, &m->coordinator_keys[i]);
     }
     if (version >= 3) {
         kp__skip_tagged_fields(r);
@@ -2601,9 +2601,9 @@ void kp_find_coordinator_request_encode(kp_out_t *o, int16_t version, const kp_f
         sd_write_i8(&o->w, m->key_type);
     }
     if (version >= 4) {
-        if (kp__write_array_count(o, version >= 3, 0, m->coordinator_keys_count, m->coordinator_keys))
+        if (kp__write_array_count(o, 1, 0, m->coordinator_keys_count, m->coordinator_keys))
             for (int32_t i = 0; i < m->coordinator_keys_count; i++)
-                kp__write_string(o, version >= 3, 0, m->coordinator_keys[i]);
+                kp__write_string(o, 1, 0, m->coordinator_keys[i]);
     }
     if (version >= 3) {
         sd_write_uvarint(&o->w, 0);
@@ -2628,13 +2628,13 @@ static void find_coordinator_response_coordinator_decode(sd_reader_t *r, int16_t
     (void)arena;
     kp_find_coordinator_response_coordinator_init(m);
     if (version >= 4) {
-        kp__read_string(r, version >= 3, 0, &m->key);
+        kp__read_string(r, 1, 0, &m->key);
     }
     if (version >= 4) {
         sd_read_i32(r, &m->node_id);
     }
     if (version >= 4) {
-        kp__read_string(r, version >= 3, 0, &m->host);
+        kp__read_string(r, 1, 0, &m->host);
     }
     if (version >= 4) {
         sd_read_i32(r, &m->port);
@@ -2643,7 +2643,7 @@ static void find_coordinator_response_coordinator_decode(sd_reader_t *r, int16_t
         sd_read_i16(r, &m->error_code);
     }
     if (version >= 4) {
-        kp__read_string(r, version >= 3, version >= 4, &m->error_message);
+        kp__read_string(r, 1, 1, &m->error_message);
     }
     if (version >= 3) {
         kp__skip_tagged_fields(r);
@@ -2653,13 +2653,13 @@ static void find_coordinator_response_coordinator_decode(sd_reader_t *r, int16_t
 static void find_coordinator_response_coordinator_encode(kp_out_t *o, int16_t version, const kp_find_coordinator_response_coordinator_t *m)
 {
     if (version >= 4) {
-        kp__write_string(o, version >= 3, 0, m->key);
+        kp__write_string(o, 1, 0, m->key);
     }
     if (version >= 4) {
         sd_write_i32(&o->w, m->node_id);
     }
     if (version >= 4) {
-        kp__write_string(o, version >= 3, 0, m->host);
+        kp__write_string(o, 1, 0, m->host);
     }
     if (version >= 4) {
         sd_write_i32(&o->w, m->port);
@@ -2668,7 +2668,7 @@ static void find_coordinator_response_coordinator_encode(kp_out_t *o, int16_t ve
         sd_write_i16(&o->w, m->error_code);
     }
     if (version >= 4) {
-        kp__write_string(o, version >= 3, version >= 4, m->error_message);
+        kp__write_string(o, 1, 1, m->error_message);
     }
     if (version >= 3) {
         sd_write_uvarint(&o->w, 0);
@@ -2698,7 +2698,7 @@ int kp_find_coordinator_response_decode(sd_reader_t *r, int16_t version, kp_aren
         sd_read_i16(r, &m->error_code);
     }
     if (version >= 1 && version <= 3) {
-        kp__read_string(r, version >= 3, version >= 1 && version <= 3, &m->error_message);
+        kp__read_string(r, version >= 3, 1, &m->error_message);
     }
     if (version <= 3) {
         sd_read_i32(r, &m->node_id);
@@ -2710,7 +2710,7 @@ int kp_find_coordinator_response_decode(sd_reader_t *r, int16_t version, kp_aren
         sd_read_i32(r, &m->port);
     }
     if (version >= 4) {
-        m->coordinators = kp__read_array(r, arena, version >= 3, 0, find_coordinator_response_coordinator_min_size[version], sizeof *m->coordinators, &m->coordinators_count);
+        m->coordinators = kp__read_array(r, arena, 1, 0, find_coordinator_response_coordinator_min_size[version], sizeof *m->coordinators, &m->coordinators_count);
         for (int32_t i = 0; i < m->coordinators_count && !r->err; i++)
             find_coordinator_response_coordinator_decode(r, version, arena, &m->coordinators[i]);
     }
@@ -2734,7 +2734,7 @@ void kp_find_coordinator_response_encode(kp_out_t *o, int16_t version, const kp_
         sd_write_i16(&o->w, m->error_code);
     }
     if (version >= 1 && version <= 3) {
-        kp__write_string(o, version >= 3, version >= 1 && version <= 3, m->error_message);
+        kp__write_string(o, version >= 3, 1, m->error_message);
     }
     if (version <= 3) {
         sd_write_i32(&o->w, m->node_id);
@@ -2746,7 +2746,7 @@ void kp_find_coordinator_response_encode(kp_out_t *o, int16_t version, const kp_
         sd_write_i32(&o->w, m->port);
     }
     if (version >= 4) {
-        if (kp__write_array_count(o, version >= 3, 0, m->coordinators_count, m->coordinators))
+        if (kp__write_array_count(o, 1, 0, m->coordinators_count, m->coordinators))
             for (int32_t i = 0; i < m->coordinators_count; i++)
                 find_coordinator_response_coordinator_encode(o, version, &m->coordinators[i]);
     }
@@ -2813,14 +2813,14 @@ int kp_join_group_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *ar
     }
     kp__read_string(r, version >= 6, 0, &m->member_id);
     if (version >= 5) {
-        kp__read_string(r, version >= 6, version >= 5, &m->group_instance_id);
+        kp__read_string(r, version >= 6, 1, &m->group_instance_id);
     }
     kp__read_string(r, version >= 6, 0, &m->protocol_type);
     m->protocols = kp__read_array(r, arena, version >= 6, 0, join_group_request_join_group_request_protocol_min_size[version], sizeof *m->protocols, &m->protocols_count);
     for (int32_t i = 0; i < m->protocols_count && !r->err; i++)
         join_group_request_join_group_request_protocol_decode(r, version, arena, &m->protocols[i]);
     if (version >= 8) {
-        kp__read_string(r, version >= 6, version >= 8, &m->reason);
+        kp__read_string(r, 1, 1, &m->reason);
     }
     if (version >= 6) {
         kp__skip_tagged_fields(r);
@@ -2842,14 +2842,14 @@ void kp_join_group_request_encode(kp_out_t *o, int16_t version, const kp_join_gr
     }
     kp__write_string(o, version >= 6, 0, m->member_id);
     if (version >= 5) {
-        kp__write_string(o, version >= 6, version >= 5, m->group_instance_id);
+        kp__write_string(o, version >= 6, 1, m->group_instance_id);
     }
     kp__write_string(o, version >= 6, 0, m->protocol_type);
     if (kp__write_array_count(o, version >= 6, 0, m->protocols_count, m->protocols))
         for (int32_t i = 0; i < m->protocols_count; i++)
             join_group_request_join_group_request_protocol_encode(o, version, &m->protocols[i]);
     if (version >= 8) {
-        kp__write_string(o, version >= 6, version >= 8, m->reason);
+        kp__write_string(o, 1, 1, m->reason);
     }
     if (version >= 6) {
         sd_write_uvarint(&o->w, 0);
@@ -2874,7 +2874,7 @@ static void join_group_response_join_group_response_member_decode(sd_reader_t *r
     kp_join_group_response_join_group_response_member_init(m);
     kp__read_string(r, version >= 6, 0, &m->member_id);
     if (version >= 5) {
-        kp__read_string(r, version >= 6, version >= 5, &m->group_instance_id);
+        kp__read_string(r, version >= 6, 1, &m->group_instance_id);
     }
     kp__read_bytes(r, version >= 6, 0, &m->metadata);
     if (version >= 6) {
@@ -2886,7 +2886,7 @@ static void join_group_response_join_group_response_member_encode(kp_out_t *o, i
 {
     kp__write_string(o, version >= 6, 0, m->member_id);
     if (version >= 5) {
-        kp__write_string(o, version >= 6, version >= 5, m->group_instance_id);
+        kp__write_string(o, version >= 6, 1, m->group_instance_id);
     }
     kp__write_bytes(o, version >= 6, 0, m->metadata);
     if (version >= 6) {
@@ -2919,7 +2919,7 @@ int kp_join_group_response_decode(sd_reader_t *r, int16_t version, kp_arena_t *a
     sd_read_i16(r, &m->error_code);
     sd_read_i32(r, &m->generation_id);
     if (version >= 7) {
-        kp__read_string(r, version >= 6, version >= 7, &m->protocol_type);
+        kp__read_string(r, 1, 1, &m->protocol_type);
     }
     kp__read_string(r, version >= 6, version >= 7, &m->protocol_name);
     kp__read_string(r, version >= 6, 0, &m->leader);
@@ -2949,7 +2949,7 @@ void kp_join_group_response_encode(kp_out_t *o, int16_t version, const kp_join_g
     sd_write_i16(&o->w, m->error_code);
     sd_write_i32(&o->w, m->generation_id);
     if (version >= 7) {
-        kp__write_string(o, version >= 6, version >= 7, m->protocol_type);
+        kp__write_string(o, 1, 1, m->protocol_type);
     }
     kp__write_string(o, version >= 6, version >= 7, m->protocol_name);
     kp__write_string(o, version >= 6, 0, m->leader);
@@ -2989,7 +2989,7 @@ int kp_heartbeat_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *are
     sd_read_i32(r, &m->generation_id);
     kp__read_string(r, version >= 4, 0, &m->member_id);
     if (version >= 3) {
-        kp__read_string(r, version >= 4, version >= 3, &m->group_instance_id);
+        kp__read_string(r, version >= 4, 1, &m->group_instance_id);
     }
     if (version >= 4) {
         kp__skip_tagged_fields(r);
@@ -3008,7 +3008,7 @@ void kp_heartbeat_request_encode(kp_out_t *o, int16_t version, const kp_heartbea
     sd_write_i32(&o->w, m->generation_id);
     kp__write_string(o, version >= 4, 0, m->member_id);
     if (version >= 3) {
-        kp__write_string(o, version >= 4, version >= 3, m->group_instance_id);
+        kp__write_string(o, version >= 4, 1, m->group_instance_id);
     }
     if (version >= 4) {
         sd_write_uvarint(&o->w, 0);
@@ -3079,10 +3079,10 @@ static void leave_group_request_member_identity_decode(sd_reader_t *r, int16_t v
         kp__read_string(r, version >= 4, 0, &m->member_id);
     }
     if (version >= 3) {
-        kp__read_string(r, version >= 4, version >= 3, &m->group_instance_id);
+        kp__read_string(r, version >= 4, 1, &m->group_instance_id);
     }
     if (version >= 5) {
-        kp__read_string(r, version >= 4, version >= 5, &m->reason);
+        kp__read_string(r, 1, 1, &m->reason);
     }
     if (version >= 4) {
         kp__skip_tagged_fields(r);
@@ -3095,10 +3095,10 @@ static void leave_group_request_member_identity_encode(kp_out_t *o, int16_t vers
         kp__write_string(o, version >= 4, 0, m->member_id);
     }
     if (version >= 3) {
-        kp__write_string(o, version >= 4, version >= 3, m->group_instance_id);
+        kp__write_string(o, version >= 4, 1, m->group_instance_id);
     }
     if (version >= 5) {
-        kp__write_string(o, version >= 4, version >= 5, m->reason);
+        kp__write_string(o, 1, 1, m->reason);
     }
     if (version >= 4) {
         sd_write_uvarint(&o->w, 0);
@@ -3123,7 +3123,7 @@ int kp_leave_group_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *a
     }
     kp__read_string(r, version >= 4, 0, &m->group_id);
     if (version <= 2) {
-        kp__read_string(r, version >= 4, 0, &m->member_id);
+        kp__read_string(r, 0, 0, &m->member_id);
     }
     if (version >= 3) {
         m->members = kp__read_array(r, arena, version >= 4, 0, leave_group_request_member_identity_min_size[version], sizeof *m->members, &m->members_count);
@@ -3145,7 +3145,7 @@ void kp_leave_group_request_encode(kp_out_t *o, int16_t version, const kp_leave_
     }
     kp__write_string(o, version >= 4, 0, m->group_id);
     if (version <= 2) {
-        kp__write_string(o, version >= 4, 0, m->member_id);
+        kp__write_string(o, 0, 0, m->member_id);
     }
     if (version >= 3) {
         if (kp__write_array_count(o, version >= 4, 0, m->members_count, m->members))
@@ -3177,7 +3177,7 @@ static void leave_group_response_member_response_decode(sd_reader_t *r, int16_t 
         kp__read_string(r, version >= 4, 0, &m->member_id);
     }
     if (version >= 3) {
-        kp__read_string(r, version >= 4, version >= 3, &m->group_instance_id);
+        kp__read_string(r, version >= 4, 1, &m->group_instance_id);
     }
     if (version >= 3) {
         sd_read_i16(r, &m->error_code);
@@ -3193,7 +3193,7 @@ static void leave_group_response_member_response_encode(kp_out_t *o, int16_t ver
         kp__write_string(o, version >= 4, 0, m->member_id);
     }
     if (version >= 3) {
-        kp__write_string(o, version >= 4, version >= 3, m->group_instance_id);
+        kp__write_string(o, version >= 4, 1, m->group_instance_id);
     }
     if (version >= 3) {
         sd_write_i16(&o->w, m->error_code);
@@ -3307,13 +3307,13 @@ int kp_sync_group_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *ar
     sd_read_i32(r, &m->generation_id);
     kp__read_string(r, version >= 4, 0, &m->member_id);
     if (version >= 3) {
-        kp__read_string(r, version >= 4, version >= 3, &m->group_instance_id);
+        kp__read_string(r, version >= 4, 1, &m->group_instance_id);
     }
     if (version >= 5) {
-        kp__read_string(r, version >= 4, version >= 5, &m->protocol_type);
+        kp__read_string(r, 1, 1, &m->protocol_type);
     }
     if (version >= 5) {
-        kp__read_string(r, version >= 4, version >= 5, &m->protocol_name);
+        kp__read_string(r, 1, 1, &m->protocol_name);
     }
     m->assignments = kp__read_array(r, arena, version >= 4, 0, sync_group_request_sync_group_request_assignment_min_size[version], sizeof *m->assignments, &m->assignments_count);
     for (int32_t i = 0; i < m->assignments_count && !r->err; i++)
@@ -3335,13 +3335,13 @@ void kp_sync_group_request_encode(kp_out_t *o, int16_t version, const kp_sync_gr
     sd_write_i32(&o->w, m->generation_id);
     kp__write_string(o, version >= 4, 0, m->member_id);
     if (version >= 3) {
-        kp__write_string(o, version >= 4, version >= 3, m->group_instance_id);
+        kp__write_string(o, version >= 4, 1, m->group_instance_id);
     }
     if (version >= 5) {
-        kp__write_string(o, version >= 4, version >= 5, m->protocol_type);
+        kp__write_string(o, 1, 1, m->protocol_type);
     }
     if (version >= 5) {
-        kp__write_string(o, version >= 4, version >= 5, m->protocol_name);
+        kp__write_string(o, 1, 1, m->protocol_name);
     }
     if (kp__write_array_count(o, version >= 4, 0, m->assignments_count, m->assignments))
         for (int32_t i = 0; i < m->assignments_count; i++)
@@ -3375,10 +3375,10 @@ int kp_sync_group_response_decode(sd_reader_t *r, int16_t version, kp_arena_t *a
     }
     sd_read_i16(r, &m->error_code);
     if (version >= 5) {
-        kp__read_string(r, version >= 4, version >= 5, &m->protocol_type);
+        kp__read_string(r, 1, 1, &m->protocol_type);
     }
     if (version >= 5) {
-        kp__read_string(r, version >= 4, version >= 5, &m->protocol_name);
+        kp__read_string(r, 1, 1, &m->protocol_name);
     }
     kp__read_bytes(r, version >= 4, 0, &m->assignment);
     if (version >= 4) {
@@ -3399,10 +3399,10 @@ void kp_sync_group_response_encode(kp_out_t *o, int16_t version, const kp_sync_g
     }
     sd_write_i16(&o->w, m->error_code);
     if (version >= 5) {
-        kp__write_string(o, version >= 4, version >= 5, m->protocol_type);
+        kp__write_string(o, 1, 1, m->protocol_type);
     }
     if (version >= 5) {
-        kp__write_string(o, version >= 4, version >= 5, m->protocol_name);
+        kp__write_string(o, 1, 1, m->protocol_name);
     }
     kp__write_bytes(o, version >= 4, 0, m->assignment);
     if (version >= 4) {
@@ -3479,7 +3479,7 @@ static void describe_groups_response_described_group_member_decode(sd_reader_t *
     kp_describe_groups_response_described_group_member_init(m);
     kp__read_string(r, version >= 5, 0, &m->member_id);
     if (version >= 4) {
-        kp__read_string(r, version >= 5, version >= 4, &m->group_instance_id);
+        kp__read_string(r, version >= 5, 1, &m->group_instance_id);
     }
     kp__read_string(r, version >= 5, 0, &m->client_id);
     kp__read_string(r, version >= 5, 0, &m->client_host);
@@ -3494,7 +3494,7 @@ static void describe_groups_response_described_group_member_encode(kp_out_t *o, 
 {
     kp__write_string(o, version >= 5, 0, m->member_id);
     if (version >= 4) {
-        kp__write_string(o, version >= 5, version >= 4, m->group_instance_id);
+        kp__write_string(o, version >= 5, 1, m->group_instance_id);
     }
     kp__write_string(o, version >= 5, 0, m->client_id);
     kp__write_string(o, version >= 5, 0, m->client_host);
@@ -3613,14 +3613,14 @@ int kp_list_groups_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *a
         return -1;
     }
     if (version >= 4) {
-        m->states_filter = kp__read_array(r, arena, version >= 3, 0, ((version >= 3) ? 1 : 2), sizeof *m->states_filter, &m->states_filter_count);
+        m->states_filter = kp__read_array(r, arena, 1, 0, 1, sizeof *m->states_filter, &m->states_filter_count);
         for (int32_t i = 0; i < m->states_filter_count && !r->err; i++)
-            kp__read_string(r, version >= 3, 0, &m->states_filter[i]);
+            kp__read_string(r, 1, 0, &m->states_filter[i]);
     }
     if (version >= 5) {
-        m->types_filter = kp__read_array(r, arena, version >= 3, 0, ((version >= 3) ? 1 : 2), sizeof *m->types_filter, &m->types_filter_count);
+        m->types_filter = kp__read_array(r, arena, 1, 0, 1, sizeof *m->types_filter, &m->types_filter_count);
         for (int32_t i = 0; i < m->types_filter_count && !r->err; i++)
-            kp__read_string(r, version >= 3, 0, &m->types_filter[i]);
+            kp__read_string(r, 1, 0, &m->types_filter[i]);
     }
     if (version >= 3) {
         kp__skip_tagged_fields(r);
@@ -3636,14 +3636,14 @@ void kp_list_groups_request_encode(kp_out_t *o, int16_t version, const kp_list_g
         return;
     }
     if (version >= 4) {
-        if (kp__write_array_count(o, version >= 3, 0, m->states_filter_count, m->states_filter))
+        if (kp__write_array_count(o, 1, 0, m->states_filter_count, m->states_filter))
             for (int32_t i = 0; i < m->states_filter_count; i++)
-                kp__write_string(o, version >= 3, 0, m->states_filter[i]);
+                kp__write_string(o, 1, 0, m->states_filter[i]);
     }
     if (version >= 5) {
-        if (kp__write_array_count(o, version >= 3, 0, m->types_filter_count, m->types_filter))
+        if (kp__write_array_count(o, 1, 0, m->types_filter_count, m->types_filter))
             for (int32_t i = 0; i < m->types_filter_count; i++)
-                kp__write_string(o, version >= 3, 0, m->types_filter[i]);
+                kp__write_string(o, 1, 0, m->types_filter[i]);
     }
     if (version >= 3) {
         sd_write_uvarint(&o->w, 0);
@@ -3671,10 +3671,10 @@ static void list_groups_response_listed_group_decode(sd_reader_t *r, int16_t ver
     kp__read_string(r, version >= 3, 0, &m->group_id);
     kp__read_string(r, version >= 3, 0, &m->protocol_type);
     if (version >= 4) {
-        kp__read_string(r, version >= 3, 0, &m->group_state);
+        kp__read_string(r, 1, 0, &m->group_state);
     }
     if (version >= 5) {
-        kp__read_string(r, version >= 3, 0, &m->group_type);
+        kp__read_string(r, 1, 0, &m->group_type);
     }
     if (version >= 3) {
         kp__skip_tagged_fields(r);
@@ -3686,10 +3686,10 @@ static void list_groups_response_listed_group_encode(kp_out_t *o, int16_t versio
     kp__write_string(o, version >= 3, 0, m->group_id);
     kp__write_string(o, version >= 3, 0, m->protocol_type);
     if (version >= 4) {
-        kp__write_string(o, version >= 3, 0, m->group_state);
+        kp__write_string(o, 1, 0, m->group_state);
     }
     if (version >= 5) {
-        kp__write_string(o, version >= 3, 0, m->group_type);
+        kp__write_string(o, 1, 0, m->group_type);
     }
     if (version >= 3) {
         sd_write_uvarint(&o->w, 0);
@@ -3830,10 +3830,10 @@ int kp_api_versions_request_decode(sd_reader_t *r, int16_t version, kp_arena_t *
         return -1;
     }
     if (version >= 3) {
-        kp__read_string(r, version >= 3, 0, &m->client_software_name);
+        kp__read_string(r, 1, 0, &m->client_software_name);
     }
     if (version >= 3) {
-        kp__read_string(r, version >= 3, 0, &m->client_software_version);
+        kp__read_string(r, 1, 0, &m->client_software_version);
     }
     if (version >= 3) {
         kp__skip_tagged_fields(r);
@@ -3849,10 +3849,10 @@ void kp_api_versions_request_encode(kp_out_t *o, int16_t version, const kp_api_v
         return;
     }
     if (version >= 3) {
-        kp__write_string(o, version >= 3, 0, m->client_software_name);
+        kp__write_string(o, 1, 0, m->client_software_name);
     }
     if (version >= 3) {
-        kp__write_string(o, version >= 3, 0, m->client_software_version);
+        kp__write_string(o, 1, 0, m->client_software_version);
     }
     if (version >= 3) {
         sd_write_uvarint(&o->w, 0);
@@ -3908,7 +3908,7 @@ static void api_versions_response_supported_feature_key_decode(sd_reader_t *r, i
     (void)arena;
     kp_api_versions_response_supported_feature_key_init(m);
     if (version >= 3) {
-        kp__read_string(r, version >= 3, 0, &m->name);
+        kp__read_string(r, 1, 0, &m->name);
     }
     if (version >= 3) {
         sd_read_i16(r, &m->min_version);
@@ -3924,7 +3924,7 @@ static void api_versions_response_supported_feature_key_decode(sd_reader_t *r, i
 static void api_versions_response_supported_feature_key_encode(kp_out_t *o, int16_t version, const kp_api_versions_response_supported_feature_key_t *m)
 {
     if (version >= 3) {
-        kp__write_string(o, version >= 3, 0, m->name);
+        kp__write_string(o, 1, 0, m->name);
     }
     if (version >= 3) {
         sd_write_i16(&o->w, m->min_version);
@@ -3948,7 +3948,7 @@ static void api_versions_response_finalized_feature_key_decode(sd_reader_t *r, i
     (void)arena;
     kp_api_versions_response_finalized_feature_key_init(m);
     if (version >= 3) {
-        kp__read_string(r, version >= 3, 0, &m->name);
+        kp__read_string(r, 1, 0, &m->name);
     }
     if (version >= 3) {
         sd_read_i16(r, &m->max_version_level);
@@ -3964,7 +3964,7 @@ static void api_versions_response_finalized_feature_key_decode(sd_reader_t *r, i
 static void api_versions_response_finalized_feature_key_encode(kp_out_t *o, int16_t version, const kp_api_versions_response_finalized_feature_key_t *m)
 {
     if (version >= 3) {
-        kp__write_string(o, version >= 3, 0, m->name);
+        kp__write_string(o, 1, 0, m->name);
     }
     if (version >= 3) {
         sd_write_i16(&o->w, m->max_version_level);
@@ -4260,10 +4260,10 @@ static void create_topics_response_creatable_topic_configs_decode(sd_reader_t *r
     (void)arena;
     kp_create_topics_response_creatable_topic_configs_init(m);
     if (version >= 5) {
-        kp__read_string(r, version >= 5, 0, &m->name);
+        kp__read_string(r, 1, 0, &m->name);
     }
     if (version >= 5) {
-        kp__read_string(r, version >= 5, version >= 5, &m->value);
+        kp__read_string(r, 1, 1, &m->value);
     }
     if (version >= 5) {
         kp__read_bool(r, &m->read_only);
@@ -4282,10 +4282,10 @@ static void create_topics_response_creatable_topic_configs_decode(sd_reader_t *r
 static void create_topics_response_creatable_topic_configs_encode(kp_out_t *o, int16_t version, const kp_create_topics_response_creatable_topic_configs_t *m)
 {
     if (version >= 5) {
-        kp__write_string(o, version >= 5, 0, m->name);
+        kp__write_string(o, 1, 0, m->name);
     }
     if (version >= 5) {
-        kp__write_string(o, version >= 5, version >= 5, m->value);
+        kp__write_string(o, 1, 1, m->value);
     }
     if (version >= 5) {
         kp__write_bool(o, m->read_only);
@@ -4328,7 +4328,7 @@ static void create_topics_response_creatable_topic_result_decode(sd_reader_t *r,
         sd_read_i16(r, &m->replication_factor);
     }
     if (version >= 5) {
-        m->configs = kp__read_array(r, arena, version >= 5, version >= 5, create_topics_response_creatable_topic_configs_min_size[version], sizeof *m->configs, &m->configs_count);
+        m->configs = kp__read_array(r, arena, 1, 1, create_topics_response_creatable_topic_configs_min_size[version], sizeof *m->configs, &m->configs_count);
         for (int32_t i = 0; i < m->configs_count && !r->err; i++)
             create_topics_response_creatable_topic_configs_decode(r, version, arena, &m->configs[i]);
     }
@@ -4370,7 +4370,7 @@ static void create_topics_response_creatable_topic_result_encode(kp_out_t *o, in
         sd_write_i16(&o->w, m->replication_factor);
     }
     if (version >= 5) {
-        if (kp__write_array_count(o, version >= 5, version >= 5, m->configs_count, m->configs))
+        if (kp__write_array_count(o, 1, 1, m->configs_count, m->configs))
             for (int32_t i = 0; i < m->configs_count; i++)
                 create_topics_response_creatable_topic_configs_encode(o, version, &m->configs[i]);
     }
@@ -4445,7 +4445,7 @@ static void delete_topics_request_delete_topic_state_decode(sd_reader_t *r, int1
     (void)arena;
     kp_delete_topics_request_delete_topic_state_init(m);
     if (version >= 6) {
-        kp__read_string(r, version >= 4, version >= 6, &m->name);
+        kp__read_string(r, 1, 1, &m->name);
     }
     if (version >= 6) {
         kp__read_uuid(r, &m->topic_id);
@@ -4458,7 +4458,7 @@ static void delete_topics_request_delete_topic_state_decode(sd_reader_t *r, int1
 static void delete_topics_request_delete_topic_state_encode(kp_out_t *o, int16_t version, const kp_delete_topics_request_delete_topic_state_t *m)
 {
     if (version >= 6) {
-        kp__write_string(o, version >= 4, version >= 6, m->name);
+        kp__write_string(o, 1, 1, m->name);
     }
     if (version >= 6) {
         kp__write_uuid(o, &m->topic_id);
@@ -4483,7 +4483,7 @@ int kp_delete_topics_request_decode(sd_reader_t *r, int16_t version, kp_arena_t 
         return -1;
     }
     if (version >= 6) {
-        m->topics = kp__read_array(r, arena, version >= 4, 0, delete_topics_request_delete_topic_state_min_size[version], sizeof *m->topics, &m->topics_count);
+        m->topics = kp__read_array(r, arena, 1, 0, delete_topics_request_delete_topic_state_min_size[version], sizeof *m->topics, &m->topics_count);
         for (int32_t i = 0; i < m->topics_count && !r->err; i++)
             delete_topics_request_delete_topic_state_decode(r, version, arena, &m->topics[i]);
     }
@@ -4507,7 +4507,7 @@ void kp_delete_topics_request_encode(kp_out_t *o, int16_t version, const kp_dele
         return;
     }
     if (version >= 6) {
-        if (kp__write_array_count(o, version >= 4, 0, m->topics_count, m->topics))
+        if (kp__write_array_count(o, 1, 0, m->topics_count, m->topics))
             for (int32_t i = 0; i < m->topics_count; i++)
                 delete_topics_request_delete_topic_state_encode(o, version, &m->topics[i]);
     }
@@ -4544,7 +4544,7 @@ static void delete_topics_response_deletable_topic_result_decode(sd_reader_t *r,
     }
     sd_read_i16(r, &m->error_code);
     if (version >= 5) {
-        kp__read_string(r, version >= 4, version >= 5, &m->error_message);
+        kp__read_string(r, 1, 1, &m->error_message);
     }
     if (version >= 4) {
         kp__skip_tagged_fields(r);
@@ -4559,7 +4559,7 @@ static void delete_topics_response_deletable_topic_result_encode(kp_out_t *o, in
     }
     sd_write_i16(&o->w, m->error_code);
     if (version >= 5) {
-        kp__write_string(o, version >= 4, version >= 5, m->error_message);
+        kp__write_string(o, 1, 1, m->error_message);
     }
     if (version >= 4) {
         sd_write_uvarint(&o->w, 0);

@@ -37,7 +37,7 @@ bool kp_str_eq(kp_str_t a, const char *s)
  * head so the head's free space stays usable. */
 typedef struct arena_chunk {
     struct arena_chunk *next;
-    size_t cap;  /* bytes of data after the header */
+    size_t cap; /* bytes of data after the header */
     size_t used;
     uint64_t data[]; /* 8-byte aligned */
 } arena_chunk_t;
@@ -452,7 +452,7 @@ static int write_length(kp_out_t *o, int compact, int wide, int nullable, int32_
         return 0;
     }
     if (compact)
-        sd_write_uvarint(&o->w, (uint32_t)(len + 1));
+        sd_write_uvarint(&o->w, (uint32_t)len + 1);
     else if (wide)
         sd_write_i32(&o->w, len);
     else
@@ -489,15 +489,14 @@ void kp__write_records(kp_out_t *o, int compact, int nullable, const kp_records_
         sd_write_bytes(&o->w, rec->ptr, (size_t)rec->len);
 }
 
-int kp__write_array_count(kp_out_t *o, int compact, int nullable, int32_t count,
-                          const void *elems)
+int kp__write_array_count(kp_out_t *o, int compact, int nullable, int32_t count, const void *elems)
 {
     if (count < -1 || (count > 0 && !elems) || (count == -1 && !nullable)) {
         invalid(o);
         return 0;
     }
     if (compact)
-        sd_write_uvarint(&o->w, (uint32_t)(count + 1));
+        sd_write_uvarint(&o->w, (uint32_t)count + 1);
     else
         sd_write_i32(&o->w, count);
     return count > 0;

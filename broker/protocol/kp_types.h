@@ -182,8 +182,7 @@ void kp__write_string(kp_out_t *o, int compact, int nullable, kp_str_t s);
 void kp__write_bytes(kp_out_t *o, int compact, int nullable, kp_bytes_t b);
 void kp__write_records(kp_out_t *o, int compact, int nullable, const kp_records_t *rec);
 /* Writes an array count (-1 = null); returns 1 when count elements follow. */
-int kp__write_array_count(kp_out_t *o, int compact, int nullable, int32_t count,
-                          const void *elems);
+int kp__write_array_count(kp_out_t *o, int compact, int nullable, int32_t count, const void *elems);
 /* A tagged field: kp__tag_begin writes the tag and returns where the body
  * starts; after the body is written, kp__tag_end inserts its size before it.
  * A tagged body must not contain a splice. */

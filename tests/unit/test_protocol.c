@@ -171,14 +171,14 @@ END_TEST
 
 /* The ApiVersions v3 request librdkafka opens every connection with. */
 static const uint8_t rdkafka_api_versions_v3[] = {
-    0x00, 0x12,                                     /* api_key 18 */
-    0x00, 0x03,                                     /* api_version 3 */
-    0x00, 0x00, 0x00, 0x01,                         /* correlation_id */
-    0x00, 0x07, 'r', 'd', 'k', 'a', 'f', 'k', 'a', /* client_id, int16 length */
-    0x00,                                           /* header tagged fields */
-    0x0b, 'l', 'i', 'b', 'r', 'd', 'k', 'a', 'f', 'k', 'a', /* compact string */
-    0x06, '2', '.', '0', '.', '2',                  /* compact string */
-    0x00,                                           /* body tagged fields */
+    0x00, 0x12,                                                /* api_key 18 */
+    0x00, 0x03,                                                /* api_version 3 */
+    0x00, 0x00, 0x00, 0x01,                                    /* correlation_id */
+    0x00, 0x07, 'r',  'd',  'k', 'a', 'f', 'k', 'a',           /* client_id, int16 length */
+    0x00,                                                      /* header tagged fields */
+    0x0b, 'l',  'i',  'b',  'r', 'd', 'k', 'a', 'f', 'k', 'a', /* compact string */
+    0x06, '2',  '.',  '0',  '.', '2',                          /* compact string */
+    0x00,                                                      /* body tagged fields */
 };
 
 START_TEST(test_librdkafka_api_versions_v3)
@@ -206,8 +206,8 @@ START_TEST(test_request_header_versions)
     sd_reader_t r;
     kp_request_header_t h;
     /* Unknown api key 999: decoded as header v1, trailing bytes left alone. */
-    static const uint8_t unknown[] = {0x03, 0xe7, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09,
-                                      0xff, 0xff, 0x42};
+    static const uint8_t unknown[] = {0x03, 0xe7, 0x00, 0x01, 0x00, 0x00,
+                                      0x00, 0x09, 0xff, 0xff, 0x42};
     sd_reader_init(&r, unknown, sizeof unknown);
     ck_assert_int_eq(kp_request_header_decode(&r, &h), 0);
     ck_assert_int_eq(h.api_key, 999);
@@ -216,16 +216,15 @@ START_TEST(test_request_header_versions)
     ck_assert_uint_eq(sd_reader_left(&r), 1);
 
     /* Metadata v9 is flexible: header v2 with unknown header tags skipped. */
-    static const uint8_t md9[] = {0x00, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01,
-                                  'c',  0x02, 0x05, 0x01, 0xaa, 0x06, 0x00, 0x77};
+    static const uint8_t md9[] = {0x00, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x02, 0x00,
+                                  0x01, 'c',  0x02, 0x05, 0x01, 0xaa, 0x06, 0x00, 0x77};
     sd_reader_init(&r, md9, sizeof md9);
     ck_assert_int_eq(kp_request_header_decode(&r, &h), 0);
     ck_str(h.client_id, "c");
     ck_assert_uint_eq(sd_reader_left(&r), 1);
 
     /* Metadata v8 is not: the same bytes leave the tag section unread. */
-    static const uint8_t md8[] = {0x00, 0x03, 0x00, 0x08, 0x00, 0x00, 0x00, 0x02,
-                                  0x00, 0x00, 0x02};
+    static const uint8_t md8[] = {0x00, 0x03, 0x00, 0x08, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x02};
     sd_reader_init(&r, md8, sizeof md8);
     ck_assert_int_eq(kp_request_header_decode(&r, &h), 0);
     ck_str(h.client_id, "");
@@ -454,7 +453,8 @@ START_TEST(test_produce_roundtrip)
     resp.node_endpoints_count = 1;
     kp_out_init(&o);
     kp_produce_response_t *pc = roundtrip(RESPONSE, 0, v, &resp, &o);
-    const kp_produce_response_partition_produce_response_t *p = &pc->responses[0].partition_responses[0];
+    const kp_produce_response_partition_produce_response_t *p =
+        &pc->responses[0].partition_responses[0];
     ck_assert_int_eq(p->index, 3);
     ck_assert_int_eq(p->error_code, 87);
     ck_assert_int_eq(p->base_offset, 1000);
@@ -516,9 +516,9 @@ START_TEST(test_fetch_response_splice)
         parts[i].last_stable_offset = 100 + i;
         parts[i].log_start_offset = 0;
     }
-    parts[0].records = (kp_records_t){NULL, 10, fd, 4};     /* "456789abcd" */
-    parts[1].records = (kp_records_t){NULL, -1, -1, 0};     /* null */
-    parts[2].records = (kp_records_t){NULL, 3, fd, 33};     /* "xyz" */
+    parts[0].records = (kp_records_t){NULL, 10, fd, 4}; /* "456789abcd" */
+    parts[1].records = (kp_records_t){NULL, -1, -1, 0}; /* null */
+    parts[2].records = (kp_records_t){NULL, 3, fd, 33}; /* "xyz" */
     parts[2].aborted_transactions = &aborted;
     parts[2].aborted_transactions_count = 1;
     parts[2].current_leader.leader_id = 1;
@@ -902,15 +902,15 @@ START_TEST(test_unknown_tags)
      * known one (1, FinalizedFeaturesEpoch), two unknown ones, the known
      * tag 3 (ZkMigrationReady) with an unread trailing byte. */
     static const uint8_t body[] = {
-        0x00, 0x00,                                     /* error_code */
-        0x02,                                           /* compact array: 1 */
-        0x00, 0x12, 0x00, 0x00, 0x00, 0x03, 0x00,       /* key 18, 0-3, tags */
-        0x00, 0x00, 0x00, 0x00,                         /* throttle_time_ms */
-        0x04,                                           /* 4 tagged fields */
-        0x01, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x05,          /* tag 1: epoch 5 */
-        0x07, 0x03, 'a', 'b', 'c',                      /* tag 7: unknown */
-        0xc8, 0x01, 0x00,                               /* tag 200, empty */
-        0x03, 0x02, 0x01, 0x99,                         /* tag 3: true + junk */
+        0x00, 0x00,                                           /* error_code */
+        0x02,                                                 /* compact array: 1 */
+        0x00, 0x12, 0x00, 0x00, 0x00, 0x03, 0x00,             /* key 18, 0-3, tags */
+        0x00, 0x00, 0x00, 0x00,                               /* throttle_time_ms */
+        0x04,                                                 /* 4 tagged fields */
+        0x01, 0x08, 0,    0,    0,    0,    0,    0, 0, 0x05, /* tag 1: epoch 5 */
+        0x07, 0x03, 'a',  'b',  'c',                          /* tag 7: unknown */
+        0xc8, 0x01, 0x00,                                     /* tag 200, empty */
+        0x03, 0x02, 0x01, 0x99,                               /* tag 3: true + junk */
     };
     sd_reader_t r;
     kp_api_versions_response_t resp;
@@ -925,8 +925,8 @@ START_TEST(test_unknown_tags)
     ck_assert_int_eq(resp.supported_features_count, 0);
 
     /* A known tag whose body is too short for its value. */
-    static const uint8_t short_tag[] = {0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
-                                        0x01, 0x01, 0x02, 0x00, 0x05};
+    static const uint8_t short_tag[] = {0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                                        0x00, 0x01, 0x01, 0x02, 0x00, 0x05};
     sd_reader_init(&r, short_tag, sizeof short_tag);
     ck_assert_int_eq(kp_api_versions_response_decode(&r, 3, arena, &resp), -1);
     ck_assert_int_eq(r.err, SD_ERR_TRUNCATED);
@@ -937,8 +937,8 @@ START_TEST(test_unknown_tags)
     kp_out_t o;
     kp_out_init(&o);
     kp_api_versions_response_encode(&o, 3, &resp);
-    static const uint8_t want_tags[] = {0x02, 0x01, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x05,
-                                        0x03, 0x01, 0x01};
+    static const uint8_t want_tags[] = {0x02, 0x01, 0x08, 0,    0,    0,    0,
+                                        0,    0,    0,    0x05, 0x03, 0x01, 0x01};
     ck_assert_uint_eq(o.w.len, 14 + sizeof want_tags);
     ck_assert_mem_eq(o.w.buf + 14, want_tags, sizeof want_tags);
     kp_out_free(&o);
