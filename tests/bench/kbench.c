@@ -529,7 +529,7 @@ static void usage(FILE *out)
                  "  --producers N      producer instances, one thread each (default 1)\n"
                  "  --rate R           total records/s cap, 0 = unthrottled (default 0)\n"
                  "  --batch-records N  producer batch.num.messages (default 10000)\n"
-                 "  --queue-records N  producer queue.buffering.max.messages (default 500000)\n"
+                 "  --queue-records N  producer queue.buffering.max.messages (default 100000)\n"
                  "  --timeout S        give up after S seconds (default 120)\n"
                  "  -X key=value       any other librdkafka property (repeatable)\n"
                  "Prints one JSON line with records/s, MB/s (MiB of record values) and, for\n"
@@ -577,7 +577,7 @@ static void parse_options(int argc, char **argv)
         .compression = "none",
         .producers = 1,
         .batch_records = 10000,
-        .queue_records = 500000,
+        .queue_records = 100000,
         .timeout_s = 120,
     };
     int c;
