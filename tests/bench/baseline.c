@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,6 +434,9 @@ int main(int argc, char **argv)
         return 2;
     }
     opt.mode = argv[optind];
+    /* A peer that gives up must surface as an error from write or sendfile,
+     * not end the process silently. */
+    signal(SIGPIPE, SIG_IGN);
     int produce = strcmp(opt.mode, "produce") == 0;
     if (!produce && strcmp(opt.mode, "consume") != 0)
         die("mode must be produce or consume, not '%s'", opt.mode);
