@@ -1803,12 +1803,12 @@ const kp_api_t *kp_api_find(int16_t api_key);
  * returns -1 with r->err = SD_ERR_INVALID for an unknown key or version;
  * encoding sets o->err. */
 int kp_request_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out);
+int kp_response_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out);
+void kp_request_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg);
+void kp_response_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg);
 /* The message struct for api_key from arena, initialised with the spec
  * defaults; NULL for an unknown key or when the arena refuses. */
 void *kp_request_alloc_any(int16_t api_key, kp_arena_t *arena);
 void *kp_response_alloc_any(int16_t api_key, kp_arena_t *arena);
-int kp_response_decode_any(int16_t api_key, int16_t version, sd_reader_t *r, kp_arena_t *arena, void **out);
-void kp_request_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg);
-void kp_response_encode_any(int16_t api_key, int16_t version, kp_out_t *o, const void *msg);
 
 #endif
