@@ -42,6 +42,7 @@ int bk_handle_create_topics(bk_request_t *req);
 int bk_handle_delete_topics(bk_request_t *req);
 int bk_handle_describe_configs(bk_request_t *req);
 int bk_handle_init_producer_id(bk_request_t *req);
+int bk_handle_find_coordinator(bk_request_t *req);
 
 /* A borrowed protocol string view of a C string (NULL gives a null string). */
 kp_str_t bk_str(const char *s);

@@ -8,11 +8,16 @@
 
 #include "handlers.h"
 
+/* Produce is advertised from v0 although only record batch v2 is stored:
+ * librdkafka enables gzip and snappy only when the range includes v0, and
+ * LZ4 only when FindCoordinator v0 is there. Requests in the old message
+ * formats are refused per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT. */
 const bk_api_entry_t bk_api_table[] = {
-    {0, 3, 8, bk_handle_produce},
+    {0, 0, 8, bk_handle_produce},
     {1, 4, 11, bk_handle_fetch},
     {2, 1, 5, bk_handle_list_offsets},
     {3, 0, 8, bk_handle_metadata},
+    {10, 0, 2, bk_handle_find_coordinator},
     {18, 0, 3, bk_handle_api_versions},
     {19, 0, 4, bk_handle_create_topics},
     {20, 0, 3, bk_handle_delete_topics},
