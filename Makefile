@@ -10,7 +10,7 @@ CC ?= cc
 PYTHON := /usr/bin/python3
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -fno-strict-aliasing -pthread -Iserde -Ibroker -MMD -MP
-LDLIBS_BASE := -lsqlite3 -lz -lpthread -lm
+LDLIBS_BASE := -lsqlite3 -lz -lsnappy -llz4 -lzstd -lpthread -lm
 
 ifdef SANITIZE
 OUT := build/sanitize

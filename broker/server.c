@@ -976,8 +976,10 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
                           "data directory %s is in use by another strand process (%s)",
                           server->data_dir, strerror(errno));
 
+    snprintf(path, sizeof path, "%s/strand-meta.db", server->data_dir);
+    int fresh = access(path, F_OK) != 0;
     snprintf(path, sizeof path, "%s/%s", server->data_dir, CLEAN_SHUTDOWN_FILE);
-    int recover = access(path, F_OK) != 0;
+    int recover = !fresh && access(path, F_OK) != 0;
     if (!recover) {
         unlink(path);
         fsync_dir(server->data_dir);
