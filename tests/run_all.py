@@ -178,18 +178,23 @@ def run_module(module, env, tally, pattern):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    planned, done = [], {}
-    with open(results_path) as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by the kill
-            if rec["kind"] == "plan":
-                planned = rec["tests"]
-            else:
-                done[rec["test"]] = rec["outcome"]
-    os.unlink(results_path)
+    planned, done = None, {}
+    try:
+        with open(results_path) as f:
+            lines = f.readlines()
+        os.unlink(results_path)
+    except OSError as e:
+        say("      cannot read the results of %s: %s" % (module, e))
+        lines = []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the kill
+        if rec["kind"] == "plan":
+            planned = rec["tests"]
+        else:
+            done[rec["test"]] = rec["outcome"]
     for outcome in done.values():
         if outcome == "passed":
             tally.passed += 1
@@ -198,15 +203,18 @@ def run_module(module, env, tally, pattern):
     for test, outcome in done.items():
         if outcome == "failed":
             tally.fail(test)
-    missing = [t for t in planned if t not in done]
+    missing = [t for t in planned or [] if t not in done]
     short = module.rsplit(".", 1)[1]
-    if timed_out:
+    if planned is None and not timed_out:
+        say("FAIL  %s: no results (test process exited with %s)" % (short, describe_exit(proc.returncode)))
+        tally.fail(module + " (no results)")
+    elif timed_out:
         say("FAIL  %s: module killed after %.0fs; %d tests did not finish" % (short, E2E_MODULE_TIMEOUT, len(missing)))
         for t in missing:
             tally.fail(t + " (not finished: module timed out)")
         if not missing:
             tally.fail(module + " (timed out)")
-    elif proc.returncode != 0 and (missing or not planned or "failed" not in done.values()):
+    elif proc.returncode != 0 and (missing or "failed" not in done.values()):
         # An import error, a crash of the test process itself, or a failure
         # outside any test (setUpModule, tearDownClass).
         say("FAIL  %s: test process exited with %s" % (short, describe_exit(proc.returncode)))

@@ -501,7 +501,8 @@ def admin(bootstrap, **conf):
 
 def create_topic(bootstrap, topic, partitions=1, timeout=15, config=None):
     from confluent_kafka.admin import NewTopic
-    futures = admin(bootstrap).create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1,
+    client = admin(bootstrap)  # must outlive the futures
+    futures = client.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1,
                                                        config=config or {})], operation_timeout=timeout,
                                              request_timeout=timeout)
     futures[topic].result(timeout=timeout)

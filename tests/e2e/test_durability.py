@@ -151,8 +151,9 @@ class RecoveryTest(harness.BrokerTestCase):
         """The first `keep` records survive, the segment is cut at keep_bytes, a
         WARN was logged, and the log takes and serves new records."""
         broker.start()
-        warnings = [line for line in broker.log_text().splitlines() if WARN_LINE.search(line)]
-        self.assertTrue(warnings, "no WARN line about the damaged segment\n" + broker.log_tail())
+        warnings = [line for line in broker.log_text().splitlines()
+                    if WARN_LINE.search(line) and "%s-0" % self.topic in line]
+        self.assertTrue(warnings, "no WARN line naming %s-0\n%s" % (self.topic, broker.log_tail()))
         self.assertEqual(os.path.getsize(segment), keep_bytes, "segment not truncated at the first bad batch")
         self.assertEqual(harness.watermarks(broker.bootstrap, self.topic), (0, keep))
         got = harness.consume(broker.bootstrap, self.topic, min_count=keep, timeout=TIMEOUT)
