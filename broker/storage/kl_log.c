@@ -662,27 +662,70 @@ int kl_log_read(kl_log_t *log, int64_t offset, int32_t max_bytes, kl_read_t *out
     return 0;
 }
 
+/* The first record of the batch at pos (header h) whose timestamp is >= ts.
+ * Returns 1 and sets *offset / *found_ts, 0 when the batch has none, or an
+ * error. A compressed batch is not opened: its base offset and
+ * maxTimestamp stand for it, as for LogAppendTime, where every record has
+ * the batch's maxTimestamp. */
+static int record_for_timestamp(const kl_segment_t *seg, int64_t pos, const kl_batch_header_t *h,
+                                int64_t ts, int64_t *offset, int64_t *found_ts, sd_err_t *err)
+{
+    *offset = h->base_offset;
+    *found_ts = h->max_timestamp;
+    if ((h->attributes & (KL_ATTR_CODEC_MASK | KL_ATTR_LOG_APPEND_TIME)) || h->records_count <= 0)
+        return 1;
+    size_t size = (size_t)kl_batch_total_size(h);
+    uint8_t *batch = sd_malloc(size);
+    if (!batch)
+        return sd_err_set(err, SD_ERR_NOMEM, "out of memory reading a batch");
+    int rc = kl_segment__pread(seg, pos, batch, size, err);
+    if (rc == 0) {
+        kl_record_iter_t it;
+        kl_record_t rec;
+        rc = 1; /* a batch whose records do not parse stands for itself */
+        kl_record_iter_init(&it, batch, size);
+        int more;
+        while ((more = kl_record_iter_next(&it, &rec, NULL)) == 1) {
+            if (rec.timestamp >= ts) {
+                *offset = h->base_offset + rec.offset_delta;
+                *found_ts = rec.timestamp;
+                break;
+            }
+        }
+        if (more == 0)
+            rc = 0; /* maxTimestamp overstated: look further */
+    }
+    sd_free(batch);
+    return rc;
+}
+
 int kl_log_offset_for_timestamp(kl_log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
     *offset = -1;
     *found_ts = -1;
+    sd_err_t err;
     for (size_t i = 0; i < log->count; i++) {
         const kl_segment_t *seg = log->segments[i];
         if (seg->size == 0 || seg->max_timestamp < ts)
             continue;
+        int64_t pos = -1;
+        int rc;
         kl_batch_header_t h;
-        sd_err_t err;
-        int rc = kl_segment__find_timestamp(seg, ts, &h, &err);
+        while ((rc = kl_segment__find_timestamp(seg, ts, &pos, &h, &err)) == 1) {
+            rc = record_for_timestamp(seg, pos, &h, ts, offset, found_ts, &err);
+            if (rc != 0)
+                break;
+            pos += kl_batch_total_size(&h);
+        }
         if (rc < 0) {
+            *offset = *found_ts = -1;
             sd_error("kl_log", "offset for timestamp %" PRId64 ": %s", ts, err.msg);
             return KL_ERR_STORAGE;
         }
-        if (rc == 1) {
-            *offset = h.base_offset;
-            *found_ts = h.max_timestamp;
+        if (rc == 1)
             return 0;
-        }
     }
+    *offset = *found_ts = -1;
     return 0;
 }
 

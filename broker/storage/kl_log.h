@@ -85,8 +85,11 @@ typedef struct kl_read {
 int kl_log_read(kl_log_t *log, int64_t offset, int32_t max_bytes, kl_read_t *out,
                 sd_err_t *err);
 
-/* ListOffsets by timestamp: the first offset of the first batch whose
- * maxTimestamp >= ts (*offset = -1, *found_ts = -1 when none). */
+/* ListOffsets by timestamp: the offset and timestamp of the first record
+ * whose timestamp is >= ts, found through the time index and the batches'
+ * maxTimestamp, then inside the batch. A compressed batch is not opened: its
+ * base offset and maxTimestamp are returned for it. (*offset = -1,
+ * *found_ts = -1 when none.) */
 int kl_log_offset_for_timestamp(kl_log_t *log, int64_t ts, int64_t *offset,
                                 int64_t *found_ts);
 

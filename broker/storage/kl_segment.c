@@ -485,17 +485,21 @@ int kl_segment__extend(const kl_segment_t *seg, int64_t start, int64_t first_siz
     return 0;
 }
 
-int kl_segment__find_timestamp(const kl_segment_t *seg, int64_t timestamp, kl_batch_header_t *h,
-                               sd_err_t *err)
+int kl_segment__find_timestamp(const kl_segment_t *seg, int64_t timestamp, int64_t *position,
+                               kl_batch_header_t *h, sd_err_t *err)
 {
     /* Batches before the time entry's offset all have smaller timestamps
      * (the entry names the first batch to reach its timestamp). */
-    int64_t pos = 0;
-    size_t i = kl_index__floor_time(&seg->times, timestamp);
-    if (i != SIZE_MAX) {
-        size_t j = kl_index__floor_offset(&seg->offsets, kl_index__time_rel_offset(&seg->times, i));
-        if (j != SIZE_MAX)
-            pos = kl_index__position(&seg->offsets, j);
+    int64_t pos = *position;
+    if (pos < 0) {
+        pos = 0;
+        size_t i = kl_index__floor_time(&seg->times, timestamp);
+        if (i != SIZE_MAX) {
+            size_t j =
+                kl_index__floor_offset(&seg->offsets, kl_index__time_rel_offset(&seg->times, i));
+            if (j != SIZE_MAX)
+                pos = kl_index__position(&seg->offsets, j);
+        }
     }
     header_cursor_t c;
     cursor_init(&c, seg);
@@ -503,9 +507,23 @@ int kl_segment__find_timestamp(const kl_segment_t *seg, int64_t timestamp, kl_ba
         int rc = cursor_header(&c, pos, h, err);
         if (rc)
             return rc;
-        if (h->max_timestamp >= timestamp)
+        if (h->max_timestamp >= timestamp) {
+            *position = pos;
             return 1;
+        }
         pos += kl_batch_total_size(h);
     }
+    return 0;
+}
+
+int kl_segment__pread(const kl_segment_t *seg, int64_t pos, uint8_t *buf, size_t len,
+                      sd_err_t *err)
+{
+    ssize_t n = pread_full(seg->log_fd, buf, len, pos);
+    if (n < 0)
+        return io_error(seg, "read", err);
+    if ((size_t)n != len)
+        return sd_err_set(err, KL_ERR_STORAGE, "%s/%s: short read at byte %" PRId64, seg->dir,
+                          seg->name, pos);
     return 0;
 }

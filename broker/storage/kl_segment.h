@@ -89,9 +89,13 @@ int kl_segment__find_offset(const kl_segment_t *seg, int64_t offset, int64_t *po
  * while the total stays <= max_bytes. *end = position after the last one. */
 int kl_segment__extend(const kl_segment_t *seg, int64_t start, int64_t first_size,
                        int32_t max_bytes, int64_t *end, sd_err_t *err);
-/* Finds the first batch whose maxTimestamp is >= timestamp: 1 and its header,
- * 0 when none, or an error. */
-int kl_segment__find_timestamp(const kl_segment_t *seg, int64_t timestamp, kl_batch_header_t *h,
-                               sd_err_t *err);
+/* Finds the first batch whose maxTimestamp is >= timestamp, searching from
+ * *position (or, when it is negative, from where the time index says):
+ * returns 1 with the batch's position and header, 0 when none, or an error. */
+int kl_segment__find_timestamp(const kl_segment_t *seg, int64_t timestamp, int64_t *position,
+                               kl_batch_header_t *h, sd_err_t *err);
+/* Reads len bytes at pos of the .log. */
+int kl_segment__pread(const kl_segment_t *seg, int64_t pos, uint8_t *buf, size_t len,
+                      sd_err_t *err);
 
 #endif

@@ -417,6 +417,63 @@ START_TEST(test_offset_for_timestamp)
 }
 END_TEST
 
+START_TEST(test_timestamp_inside_batches)
+{
+    kl_log_t *log = open_log(NULL, 0);
+    /* Records at 100, 200, ... 500 in one batch. */
+    sd_writer_t w;
+    sd_writer_init(&w);
+    kl_record_t recs[5];
+    for (int i = 0; i < 5; i++)
+        recs[i] = (kl_record_t){.key_len = -1, .value_len = 0, .value = (const uint8_t *)"",
+                                .timestamp = 100 * (i + 1)};
+    ck_assert_int_eq(kl_batch_build(&w, NULL, recs, 5, NULL), 0);
+    /* A batch whose maxTimestamp claims more than its records hold. */
+    size_t second = w.len;
+    ck_assert_int_eq(kl_batch_build(&w, NULL, recs, 2, NULL), 0);
+    sd_put_be64(w.buf + second + KL_BATCH_OFF_MAX_TIMESTAMP, 5000);
+    sd_put_be32(w.buf + second + KL_BATCH_OFF_CRC, kl_batch_compute_crc(w.buf + second, w.len - second));
+    /* Then records at 3000 and 6000. */
+    recs[0].timestamp = 3000;
+    recs[1].timestamp = 6000;
+    ck_assert_int_eq(kl_batch_build(&w, NULL, recs, 2, NULL), 0);
+    int64_t base;
+    ck_assert_int_eq(kl_log_append(log, w.buf, w.len, 0, &base, NULL), 0);
+    int64_t off, ts;
+    ck_assert_int_eq(kl_log_offset_for_timestamp(log, 250, &off, &ts), 0);
+    ck_assert_int_eq(off, 2);
+    ck_assert_int_eq(ts, 300);
+    ck_assert_int_eq(kl_log_offset_for_timestamp(log, 500, &off, &ts), 0);
+    ck_assert_int_eq(off, 4);
+    ck_assert_int_eq(kl_log_offset_for_timestamp(log, 2000, &off, &ts), 0);
+    ck_assert_int_eq(off, 7);
+    ck_assert_int_eq(ts, 3000);
+    ck_assert_int_eq(kl_log_offset_for_timestamp(log, 5500, &off, &ts), 0);
+    ck_assert_int_eq(off, 8);
+    ck_assert_int_eq(ts, 6000);
+    /* A compressed batch stands for itself. */
+    sd_writer_reset(&w);
+    uint8_t b[KL_BATCH_HEADER_SIZE + 4] = {0};
+    sd_put_be32(b + KL_BATCH_OFF_LENGTH, sizeof b - KL_BATCH_LOG_OVERHEAD);
+    b[KL_BATCH_OFF_MAGIC] = 2;
+    sd_put_be16(b + KL_BATCH_OFF_ATTRIBUTES, 1);
+    sd_put_be32(b + KL_BATCH_OFF_LAST_OFFSET_DELTA, 3);
+    sd_put_be32(b + KL_BATCH_OFF_RECORDS_COUNT, 4);
+    sd_put_be64(b + KL_BATCH_OFF_BASE_TIMESTAMP, 7000);
+    sd_put_be64(b + KL_BATCH_OFF_MAX_TIMESTAMP, 7003);
+    sd_put_be32(b + KL_BATCH_OFF_CRC, kl_batch_compute_crc(b, sizeof b));
+    ck_assert_int_eq(kl_log_append(log, b, sizeof b, 0, &base, NULL), 0);
+    ck_assert_int_eq(base, 9);
+    ck_assert_int_eq(kl_log_offset_for_timestamp(log, 7002, &off, &ts), 0);
+    ck_assert_int_eq(off, 9);
+    ck_assert_int_eq(ts, 7003);
+    ck_assert_int_eq(kl_log_offset_for_timestamp(log, 7004, &off, &ts), 0);
+    ck_assert_int_eq(off, -1);
+    sd_writer_free(&w);
+    kl_log_close(log);
+}
+END_TEST
+
 START_TEST(test_log_append_time)
 {
     kl_log_config_t c;
@@ -1022,6 +1079,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_index_lookups);
     tcase_add_test(tc, test_max_bytes);
     tcase_add_test(tc, test_offset_for_timestamp);
+    tcase_add_test(tc, test_timestamp_inside_batches);
     tcase_add_test(tc, test_log_append_time);
     tcase_add_test(tc, test_all_or_nothing);
     tcase_add_test(tc, test_client_errors);
