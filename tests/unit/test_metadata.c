@@ -1,0 +1,146 @@
+/*
+ * test_metadata.c - the SQLite metadata store: topics with configs survive a
+ * reopen, deletes remove configs too, producer ids are never reused, the
+ * cluster id is stable.
+ */
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/config.h"
+#include "metadata.h"
+
+static char dir[64];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/strand-meta-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
+
+typedef struct seen {
+    int count;
+    char names[8][64];
+    int32_t partitions[8];
+    char retention[8][32];
+} seen_t;
+
+static int collect(const bk_meta_topic_t *t, void *opaque)
+{
+    seen_t *s = opaque;
+    snprintf(s->names[s->count], 64, "%s", t->name);
+    s->partitions[s->count] = t->partitions;
+    const char *r = sd_props_get(t->configs, "retention.ms");
+    snprintf(s->retention[s->count], 32, "%s", r ? r : "-");
+    s->count++;
+    return 0;
+}
+
+START_TEST(topics_survive_reopen)
+{
+    sd_err_t err = {0};
+    bk_meta_t *meta;
+    ck_assert_int_eq(bk_meta_open(dir, &meta, &err), 0);
+    char cluster[64];
+    snprintf(cluster, sizeof cluster, "%s", bk_meta_cluster_id(meta));
+    ck_assert_uint_eq(strlen(cluster), 22);
+    sd_props_t *configs = sd_props_new();
+    sd_props_set(configs, "retention.ms", "1000");
+    bk_meta_topic_t a = {.name = "alpha", .partitions = 4, .configs = configs};
+    bk_meta_topic_t b = {.name = "beta", .partitions = 1, .configs = NULL};
+    ck_assert_int_eq(bk_meta_create_topic(meta, &a, &err), 0);
+    ck_assert_int_eq(bk_meta_create_topic(meta, &b, &err), 0);
+    ck_assert_int_ne(bk_meta_create_topic(meta, &b, &err), 0); /* duplicate name */
+    sd_props_free(configs);
+    bk_meta_close(meta);
+
+    ck_assert_int_eq(bk_meta_open(dir, &meta, &err), 0);
+    ck_assert_str_eq(bk_meta_cluster_id(meta), cluster);
+    seen_t seen = {0};
+    ck_assert_int_eq(bk_meta_load_topics(meta, collect, &seen, &err), 0);
+    ck_assert_int_eq(seen.count, 2);
+    ck_assert_str_eq(seen.names[0], "alpha");
+    ck_assert_int_eq(seen.partitions[0], 4);
+    ck_assert_str_eq(seen.retention[0], "1000");
+    ck_assert_str_eq(seen.retention[1], "-");
+
+    ck_assert_int_eq(bk_meta_delete_topic(meta, "alpha", &err), 0);
+    bk_meta_topic_t again = {.name = "alpha", .partitions = 2, .configs = NULL};
+    ck_assert_int_eq(bk_meta_create_topic(meta, &again, &err), 0);
+    memset(&seen, 0, sizeof seen);
+    ck_assert_int_eq(bk_meta_load_topics(meta, collect, &seen, &err), 0);
+    ck_assert_int_eq(seen.partitions[0], 2);
+    ck_assert_str_eq(seen.retention[0], "-"); /* the old topic's configs went with it */
+    bk_meta_close(meta);
+}
+END_TEST
+
+START_TEST(topic_configs_replaced)
+{
+    sd_err_t err = {0};
+    bk_meta_t *meta;
+    ck_assert_int_eq(bk_meta_open(dir, &meta, &err), 0);
+    bk_meta_topic_t t = {.name = "t", .partitions = 1};
+    ck_assert_int_eq(bk_meta_create_topic(meta, &t, &err), 0);
+    sd_props_t *configs = sd_props_new();
+    sd_props_set(configs, "retention.ms", "5");
+    ck_assert_int_eq(bk_meta_set_topic_configs(meta, "t", configs, &err), 0);
+    seen_t seen = {0};
+    ck_assert_int_eq(bk_meta_load_topics(meta, collect, &seen, &err), 0);
+    ck_assert_str_eq(seen.retention[0], "5");
+    sd_props_free(configs);
+    bk_meta_close(meta);
+}
+END_TEST
+
+START_TEST(producer_ids_never_reused)
+{
+    sd_err_t err = {0};
+    bk_meta_t *meta;
+    int64_t first, second, third;
+    ck_assert_int_eq(bk_meta_open(dir, &meta, &err), 0);
+    ck_assert_int_eq(bk_meta_next_producer_id(meta, &first, &err), 0);
+    ck_assert_int_eq(bk_meta_next_producer_id(meta, &second, &err), 0);
+    ck_assert(second == first + 1);
+    bk_meta_close(meta);
+    ck_assert_int_eq(bk_meta_open(dir, &meta, &err), 0);
+    ck_assert_int_eq(bk_meta_next_producer_id(meta, &third, &err), 0);
+    ck_assert(third == second + 1);
+    bk_meta_close(meta);
+}
+END_TEST
+
+START_TEST(unopenable_directory_names_it)
+{
+    sd_err_t err = {0};
+    bk_meta_t *meta = NULL;
+    ck_assert_int_ne(bk_meta_open("/nonexistent/strand", &meta, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/strand"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("metadata");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, topics_survive_reopen);
+    tcase_add_test(tc, topic_configs_replaced);
+    tcase_add_test(tc, producer_ids_never_reused);
+    tcase_add_test(tc, unopenable_directory_names_it);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
