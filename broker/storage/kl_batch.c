@@ -40,7 +40,8 @@ static int validate_records(const uint8_t *batch, size_t size, const kl_batch_he
 {
     if (h->last_offset_delta != h->records_count - 1)
         return sd_err_set(err, KL_ERR_INVALID_RECORD,
-                          "record batch lastOffsetDelta %" PRId32 " does not match recordsCount %" PRId32,
+                          "record batch lastOffsetDelta %" PRId32
+                          " does not match recordsCount %" PRId32,
                           h->last_offset_delta, h->records_count);
     kl_record_iter_t it;
     kl_record_iter_init(&it, batch, size);
@@ -256,7 +257,10 @@ static size_t uvarint_size(uint64_t v)
     }
     return n;
 }
-static size_t varint_size(int32_t v) { return uvarint_size(((uint32_t)v << 1) ^ (uint32_t)(v >> 31)); }
+static size_t varint_size(int32_t v)
+{
+    return uvarint_size(((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
+}
 static size_t varlong_size(int64_t v)
 {
     return uvarint_size(((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
@@ -303,8 +307,7 @@ int kl_batch_build(sd_writer_t *w, const kl_batch_params_t *params, const kl_rec
     if (params->attributes & KL_ATTR_CODEC_MASK)
         return sd_err_set(err, KL_ERR_INVALID_RECORD, "kl_batch_build does not compress");
     if (count > INT32_MAX)
-        return sd_err_set(err, KL_ERR_INVALID_RECORD, "too many records for one batch: %zu",
-                          count);
+        return sd_err_set(err, KL_ERR_INVALID_RECORD, "too many records for one batch: %zu", count);
     int32_t last_offset_delta = (int32_t)count - 1;
     if (params->keep_offset_deltas) {
         last_offset_delta = params->last_offset_delta;
@@ -349,8 +352,7 @@ int kl_batch_build(sd_writer_t *w, const kl_batch_params_t *params, const kl_rec
              (i > 0 && offset_delta <= records[i - 1].offset_delta))) {
             w->len = start;
             return sd_err_set(err, KL_ERR_INVALID_RECORD,
-                              "record %zu: offset delta %" PRId32 " out of order", i,
-                              offset_delta);
+                              "record %zu: offset delta %" PRId32 " out of order", i, offset_delta);
         }
         size_t body = record_body_size(rec, timestamp_delta, offset_delta);
         if (body == 0) {

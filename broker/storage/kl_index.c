@@ -35,8 +35,8 @@ static int reserve(kl_index_t *ix, size_t entries)
     return 0;
 }
 
-int kl_index__open(kl_index_t *ix, int dir_fd, const char *dir, const char *name,
-                   size_t entry_size, int truncate, sd_err_t *err)
+int kl_index__open(kl_index_t *ix, int dir_fd, const char *dir, const char *name, size_t entry_size,
+                   int truncate, sd_err_t *err)
 {
     memset(ix, 0, sizeof *ix);
     ix->fd = -1;
@@ -184,7 +184,8 @@ int kl_index__check_offsets(const kl_index_t *ix, int64_t log_size, int64_t max_
         uint32_t rel = kl_index__rel_offset(ix, i), pos = kl_index__position(ix, i);
         if ((int64_t)rel > max_rel_offset || (int64_t)pos >= log_size)
             return -1;
-        if (i > 0 && (rel <= kl_index__rel_offset(ix, i - 1) || pos <= kl_index__position(ix, i - 1)))
+        if (i > 0 &&
+            (rel <= kl_index__rel_offset(ix, i - 1) || pos <= kl_index__position(ix, i - 1)))
             return -1;
     }
     return 0;

@@ -29,13 +29,13 @@
 enum { KL_OFFSET_ENTRY_SIZE = 8, KL_TIME_ENTRY_SIZE = 12 };
 
 typedef struct kl_index {
-    int fd; /* -1 when closed */
+    int fd;        /* -1 when closed */
     uint8_t *data; /* owned; count entries in file format */
     size_t count;
-    size_t cap; /* entries */
+    size_t cap;     /* entries */
     size_t written; /* leading entries known to be in the file */
     size_t entry_size;
-    int damaged; /* the file's size was not a whole number of entries */
+    int damaged;     /* the file's size was not a whole number of entries */
     const char *dir; /* borrowed, for messages */
     char name[40];
 } kl_index_t;
@@ -43,8 +43,8 @@ typedef struct kl_index {
 /* Opens (creating it, or emptying it when `truncate`) dir/name and loads the
  * whole file. Returns 0 or KL_ERR_STORAGE / SD_ERR_NOMEM; close with
  * kl_index__close either way. */
-int kl_index__open(kl_index_t *ix, int dir_fd, const char *dir, const char *name,
-                   size_t entry_size, int truncate, sd_err_t *err);
+int kl_index__open(kl_index_t *ix, int dir_fd, const char *dir, const char *name, size_t entry_size,
+                   int truncate, sd_err_t *err);
 void kl_index__close(kl_index_t *ix);
 
 /* Appends in memory only (kl_index__write_pending writes). Returns 0, or -1

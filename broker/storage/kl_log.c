@@ -77,8 +77,8 @@ int16_t kl_log_kafka_error(int kl_error)
 
 void kl_log_config_defaults(kl_log_config_t *config)
 {
-    config->segment_bytes = 1073741824;    /* 1 GiB */
-    config->segment_ms = 604800000;        /* 7 days */
+    config->segment_bytes = 1073741824; /* 1 GiB */
+    config->segment_ms = 604800000;     /* 7 days */
     config->index_interval_bytes = 4096;
     config->segment_index_bytes = 10485760; /* 10 MiB */
     config->max_message_bytes = 1048588;
@@ -247,7 +247,8 @@ static int load_segments(kl_log_t *log, size_t rescan_from, sd_err_t *err)
         int is_last = i + 1 == log->count;
         int rescan = i >= rescan_from;
         if (!rescan) {
-            rc = kl_segment__load(seg, is_last, is_last ? 0 : log->segments[i + 1]->base_offset, err);
+            rc = kl_segment__load(seg, is_last, is_last ? 0 : log->segments[i + 1]->base_offset,
+                                  err);
             if (rc < 0)
                 goto done;
             if (rc == 1)
@@ -297,6 +298,18 @@ static int load_segments(kl_log_t *log, size_t rescan_from, sd_err_t *err)
             break;
         rc = 0;
         rescan_from = i;
+    }
+    /* A crash just after a roll can lose the old segment's unsynced tail
+     * and leave the new one empty: its base would then stand above offsets
+     * that no longer exist. The end of the data is the end of the log. */
+    size_t last = log->count - 1;
+    if (rc == 0 && last > 0 && last - 1 >= rescan_from && log->segments[last]->size == 0 &&
+        log->segments[last - 1]->end_offset < log->segments[last]->base_offset) {
+        kl_segment_t *seg = log->segments[last];
+        sd_warn("kl_log", "%s/%s: deleted, empty above the end of the data (offset %" PRId64 ")",
+                log->dir, seg->name, log->segments[last - 1]->end_offset);
+        log->count--;
+        kl_segment__delete(seg, log->dir_fd);
     }
 done:
     sd_free(scratch);

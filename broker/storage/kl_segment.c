@@ -149,7 +149,8 @@ int kl_segment__write(kl_segment_t *seg, const uint8_t *buf, size_t len, sd_err_
                 errno = ENOSPC;
             int rc = io_error(seg, "write", err);
             if (done > 0 && ftruncate(seg->log_fd, (off_t)seg->size) < 0)
-                sd_error("kl_log", "cannot cut %s/%s back to %" PRId64 " bytes after a failed write: %s",
+                sd_error("kl_log",
+                         "cannot cut %s/%s back to %" PRId64 " bytes after a failed write: %s",
                          seg->dir, seg->name, seg->size, strerror(errno));
             return rc;
         }
@@ -194,8 +195,8 @@ static int cursor_header(header_cursor_t *c, int64_t pos, kl_batch_header_t *h, 
 {
     const kl_segment_t *seg = c->seg;
     if (pos < 0 || seg->size - pos < KL_BATCH_HEADER_SIZE)
-        return sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: no batch header at byte %" PRId64,
-                          seg->dir, seg->name, pos);
+        return sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: no batch header at byte %" PRId64, seg->dir,
+                          seg->name, pos);
     if (pos < c->start || pos + KL_BATCH_HEADER_SIZE > c->start + (int64_t)c->len) {
         size_t want = sizeof c->buf;
         if ((int64_t)want > seg->size - pos)
@@ -206,15 +207,15 @@ static int cursor_header(header_cursor_t *c, int64_t pos, kl_batch_header_t *h, 
         c->start = pos;
         c->len = (size_t)n;
         if (n < KL_BATCH_HEADER_SIZE)
-            return sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: short read at byte %" PRId64,
-                              seg->dir, seg->name, pos);
+            return sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: short read at byte %" PRId64, seg->dir,
+                              seg->name, pos);
     }
     kl_batch_header_decode(c->buf + (pos - c->start), h);
     if (h->magic != KL_BATCH_MAGIC_V2 ||
         h->batch_length < KL_BATCH_HEADER_SIZE - KL_BATCH_LOG_OVERHEAD ||
         kl_batch_total_size(h) > seg->size - pos || h->last_offset_delta < 0)
-        return sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: bad batch header at byte %" PRId64,
-                          seg->dir, seg->name, pos);
+        return sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: bad batch header at byte %" PRId64, seg->dir,
+                          seg->name, pos);
     return 0;
 }
 
@@ -239,7 +240,8 @@ int kl_segment__load(kl_segment_t *seg, int is_last, int64_t next_base, sd_err_t
         pos = kl_index__position(&seg->offsets, last);
         rc = cursor_header(c, pos, &h, err);
         if (rc == KL_ERR_CORRUPT ||
-            (rc == 0 && h.base_offset != seg->base_offset + kl_index__rel_offset(&seg->offsets, last)))
+            (rc == 0 &&
+             h.base_offset != seg->base_offset + kl_index__rel_offset(&seg->offsets, last)))
             rc = 1;
         if (rc)
             goto done;
@@ -247,7 +249,8 @@ int kl_segment__load(kl_segment_t *seg, int is_last, int64_t next_base, sd_err_t
     if (seg->times.count) {
         size_t last = seg->times.count - 1;
         seg->max_timestamp = kl_index__timestamp(&seg->times, last);
-        seg->offset_of_max_timestamp = seg->base_offset + kl_index__time_rel_offset(&seg->times, last);
+        seg->offset_of_max_timestamp =
+            seg->base_offset + kl_index__time_rel_offset(&seg->times, last);
     }
     if (!is_last) {
         seg->end_offset = next_base;
@@ -268,7 +271,8 @@ int kl_segment__load(kl_segment_t *seg, int is_last, int64_t next_base, sd_err_t
         rc = cursor_header(c, walk, &h, err);
         if (rc)
             goto corrupt;
-        if (h.base_offset < seg->base_offset || kl_batch_last_offset(&h) - seg->base_offset > INT32_MAX ||
+        if (h.base_offset < seg->base_offset ||
+            kl_batch_last_offset(&h) - seg->base_offset > INT32_MAX ||
             (walk > pos && h.base_offset < end)) {
             rc = 1;
             goto done;
@@ -322,9 +326,8 @@ static const uint8_t *window_get(scan_window_t *w, int64_t pos, size_t n, int *s
     return w->buf;
 }
 
-int kl_segment__recover(kl_segment_t *seg, int64_t min_offset, int32_t index_interval,
-                        uint8_t *buf, size_t buf_size, kl_recover_result_t *result,
-                        sd_err_t *err)
+int kl_segment__recover(kl_segment_t *seg, int64_t min_offset, int32_t index_interval, uint8_t *buf,
+                        size_t buf_size, kl_recover_result_t *result, sd_err_t *err)
 {
     result->cut_bytes = 0;
     result->reason[0] = '\0';
@@ -376,8 +379,7 @@ int kl_segment__recover(kl_segment_t *seg, int64_t min_offset, int32_t index_int
         int64_t size = kl_batch_total_size(&h);
         if (size > st.st_size - pos) {
             snprintf(reason, reason_len,
-                     "batch of %" PRId64 " bytes runs past the end of the file (torn write)",
-                     size);
+                     "batch of %" PRId64 " bytes runs past the end of the file (torn write)", size);
             break;
         }
         if (h.last_offset_delta < 0 || h.base_offset < next ||
@@ -409,8 +411,8 @@ int kl_segment__recover(kl_segment_t *seg, int64_t min_offset, int32_t index_int
             break;
         }
         if (crc != h.crc) {
-            snprintf(reason, reason_len, "CRC mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
-                     h.crc, crc);
+            snprintf(reason, reason_len,
+                     "CRC mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")", h.crc, crc);
             break;
         }
         if (pos == 0)
@@ -438,7 +440,8 @@ int kl_segment__find_offset(const kl_segment_t *seg, int64_t offset, int64_t *po
     int64_t pos = 0;
     if (offset > seg->base_offset) {
         int64_t rel = offset - seg->base_offset;
-        size_t i = kl_index__floor_offset(&seg->offsets, rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel);
+        size_t i =
+            kl_index__floor_offset(&seg->offsets, rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel);
         if (i != SIZE_MAX)
             pos = kl_index__position(&seg->offsets, i);
     }
@@ -516,8 +519,7 @@ int kl_segment__find_timestamp(const kl_segment_t *seg, int64_t timestamp, int64
     return 0;
 }
 
-int kl_segment__pread(const kl_segment_t *seg, int64_t pos, uint8_t *buf, size_t len,
-                      sd_err_t *err)
+int kl_segment__pread(const kl_segment_t *seg, int64_t pos, uint8_t *buf, size_t len, sd_err_t *err)
 {
     ssize_t n = pread_full(seg->log_fd, buf, len, pos);
     if (n < 0)

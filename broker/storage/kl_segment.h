@@ -23,8 +23,8 @@ typedef struct kl_segment {
     int64_t end_offset;
     int64_t size; /* bytes of whole batches in the .log */
     int log_fd;
-    kl_index_t offsets; /* .index */
-    kl_index_t times;   /* .timeindex */
+    kl_index_t offsets;              /* .index */
+    kl_index_t times;                /* .timeindex */
     int64_t bytes_since_index;       /* log bytes since the last offset entry */
     int64_t max_timestamp;           /* largest batch maxTimestamp, -1 when none */
     int64_t offset_of_max_timestamp; /* base offset of the batch that first had it */
@@ -75,9 +75,8 @@ typedef struct kl_recover_result {
  * after this one (a crash in between then repeats the same recovery).
  * buf is scratch space of buf_size bytes (at least 64 KiB). Returns 0,
  * KL_ERR_STORAGE or SD_ERR_NOMEM. */
-int kl_segment__recover(kl_segment_t *seg, int64_t min_offset, int32_t index_interval,
-                        uint8_t *buf, size_t buf_size, kl_recover_result_t *result,
-                        sd_err_t *err);
+int kl_segment__recover(kl_segment_t *seg, int64_t min_offset, int32_t index_interval, uint8_t *buf,
+                        size_t buf_size, kl_recover_result_t *result, sd_err_t *err);
 /* Truncates the .log to seg->size. */
 int kl_segment__cut(kl_segment_t *seg, sd_err_t *err);
 

@@ -22,11 +22,22 @@ static const kl_header_t sample_headers[] = {
 static void build_sample(sd_writer_t *w, int64_t base_offset)
 {
     kl_record_t records[3] = {
-        {.key = (const uint8_t *)"k1", .key_len = 2, .value = (const uint8_t *)"hello",
-         .value_len = 5, .headers = sample_headers, .header_count = 2, .timestamp = 1000},
-        {.key = NULL, .key_len = -1, .value = (const uint8_t *)"", .value_len = 0,
+        {.key = (const uint8_t *)"k1",
+         .key_len = 2,
+         .value = (const uint8_t *)"hello",
+         .value_len = 5,
+         .headers = sample_headers,
+         .header_count = 2,
+         .timestamp = 1000},
+        {.key = NULL,
+         .key_len = -1,
+         .value = (const uint8_t *)"",
+         .value_len = 0,
          .timestamp = 1500},
-        {.key = (const uint8_t *)"k3", .key_len = 2, .value = NULL, .value_len = -1,
+        {.key = (const uint8_t *)"k3",
+         .key_len = 2,
+         .value = NULL,
+         .value_len = -1,
          .timestamp = 1200},
     };
     kl_batch_params_t params;
@@ -323,8 +334,7 @@ START_TEST(test_malformed_records)
     memcpy(copy, w.buf, n);
     copy[KL_BATCH_HEADER_SIZE] = 0x01; /* zig-zag -1 */
     fix_crc(copy, n);
-    ck_assert_int_eq(kl_batch_validate(copy, n, KL_BATCH_FROM_CLIENT, 0, &h, NULL),
-                     KL_ERR_CORRUPT);
+    ck_assert_int_eq(kl_batch_validate(copy, n, KL_BATCH_FROM_CLIENT, 0, &h, NULL), KL_ERR_CORRUPT);
     sd_free(copy);
     sd_writer_free(&w);
 }
@@ -445,10 +455,9 @@ START_TEST(test_build_alloc_failure)
         sd_writer_t w;
         sd_writer_init(&w);
         sd_alloc_fail_after(n);
-        int rc = kl_batch_build(&w, NULL,
-                                &(kl_record_t){.key_len = -1, .value = (const uint8_t *)"v",
-                                               .value_len = 1},
-                                1, NULL);
+        int rc = kl_batch_build(
+            &w, NULL, &(kl_record_t){.key_len = -1, .value = (const uint8_t *)"v", .value_len = 1},
+            1, NULL);
         sd_alloc_fail_after(-1);
         ck_assert(rc == 0 || rc == SD_ERR_NOMEM);
         sd_writer_free(&w);

@@ -97,8 +97,11 @@ static void build_batch(sd_writer_t *w, int count, int value_len, int64_t ts)
     for (int i = 0; i < value_len && i < (int)sizeof value; i++)
         value[i] = (uint8_t)('a' + i % 26);
     for (int i = 0; i < count; i++)
-        recs[i] = (kl_record_t){.key = (const uint8_t *)"key", .key_len = 3, .value = value,
-                                .value_len = value_len, .timestamp = ts + i};
+        recs[i] = (kl_record_t){.key = (const uint8_t *)"key",
+                                .key_len = 3,
+                                .value = value,
+                                .value_len = value_len,
+                                .timestamp = ts + i};
     ck_assert_int_eq(kl_batch_build(w, NULL, recs, (size_t)count, NULL), 0);
 }
 
@@ -425,14 +428,17 @@ START_TEST(test_timestamp_inside_batches)
     sd_writer_init(&w);
     kl_record_t recs[5];
     for (int i = 0; i < 5; i++)
-        recs[i] = (kl_record_t){.key_len = -1, .value_len = 0, .value = (const uint8_t *)"",
+        recs[i] = (kl_record_t){.key_len = -1,
+                                .value_len = 0,
+                                .value = (const uint8_t *)"",
                                 .timestamp = 100 * (i + 1)};
     ck_assert_int_eq(kl_batch_build(&w, NULL, recs, 5, NULL), 0);
     /* A batch whose maxTimestamp claims more than its records hold. */
     size_t second = w.len;
     ck_assert_int_eq(kl_batch_build(&w, NULL, recs, 2, NULL), 0);
     sd_put_be64(w.buf + second + KL_BATCH_OFF_MAX_TIMESTAMP, 5000);
-    sd_put_be32(w.buf + second + KL_BATCH_OFF_CRC, kl_batch_compute_crc(w.buf + second, w.len - second));
+    sd_put_be32(w.buf + second + KL_BATCH_OFF_CRC,
+                kl_batch_compute_crc(w.buf + second, w.len - second));
     /* Then records at 3000 and 6000. */
     recs[0].timestamp = 3000;
     recs[1].timestamp = 6000;
@@ -742,6 +748,37 @@ START_TEST(test_recover_first_batch_of_segment)
     ck_assert_int_eq(kl_log_end_offset(log), bases[2]);
     ck_assert_int_eq(file_size(name), -1);
     ck_assert_int_eq(append_batch(log, 1, 10, 0), bases[2]);
+    kl_log_close(log);
+}
+END_TEST
+
+START_TEST(test_recover_lost_tail_before_roll)
+{
+    /* The old segment's tail was never synced and is gone, and the new
+     * segment is empty: the log ends where the data ends. */
+    kl_log_config_t c = small_config();
+    kl_log_t *log = open_log(&c, 0);
+    while (kl_log_segment_count(log) < 2)
+        append_batch(log, 1, 100, 0);
+    int64_t rolled_at = kl_log_end_offset(log) - 1;
+    kl_log_close(log);
+    /* Leave the new segment empty and cut the old one's last batch. */
+    char name[64], path[256];
+    segment_name(rolled_at, "log", name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert_int_eq(truncate(path, 0), 0);
+    segment_name(0, "log", name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    sd_writer_t w;
+    sd_writer_init(&w);
+    build_batch(&w, 1, 100, 0);
+    ck_assert_int_eq(truncate(path, file_size(name) - (int64_t)w.len), 0);
+    sd_writer_free(&w);
+    remove_file("recovery-point");
+    log = open_log(&c, 1);
+    ck_assert_uint_eq(kl_log_segment_count(log), 1);
+    ck_assert_int_eq(kl_log_end_offset(log), rolled_at - 1);
+    ck_assert_int_eq(append_batch(log, 1, 10, 0), rolled_at - 1);
     kl_log_close(log);
 }
 END_TEST
@@ -1087,6 +1124,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_recover_garbage);
     tcase_add_test(tc, test_recover_flipped_byte);
     tcase_add_test(tc, test_recover_first_batch_of_segment);
+    tcase_add_test(tc, test_recover_lost_tail_before_roll);
     tcase_add_test(tc, test_recover_from_checkpoint);
     tcase_add_test(tc, test_damaged_index_clean_open);
     tcase_add_test(tc, test_clean_open_torn_tail);
