@@ -11,9 +11,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -560,6 +562,67 @@ START_TEST(test_all_or_nothing)
     ck_assert_int_eq(kl_log_end_offset(log), 11);
     ck_assert_int_eq(kl_log_size_bytes(log), size + (int64_t)w.len);
     sd_writer_free(&w);
+    kl_log_close(log);
+}
+END_TEST
+
+/* A write cut short (here by RLIMIT_FSIZE: a partial write, then EFBIG)
+ * leaves no partial batch, and an append spanning a roll is taken back
+ * whole, the new segment included. */
+START_TEST(test_write_failure)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    kl_log_config_t c = small_config();
+    kl_log_t *log = open_log(&c, 0);
+    for (int i = 0; i < 10; i++)
+        append_batch(log, 1, 200, 0);
+    int64_t size = kl_log_size_bytes(log), end = kl_log_end_offset(log);
+    ck_assert_uint_eq(kl_log_segment_count(log), 1);
+    char name[64];
+    segment_name(0, "log", name, sizeof name);
+
+    struct rlimit saved, limit;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    limit = saved;
+    limit.rlim_cur = (rlim_t)size + 100;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    sd_writer_t w;
+    sd_writer_init(&w);
+    build_batch(&w, 1, 500, 0);
+    int64_t base;
+    sd_err_t err;
+    ck_assert_int_eq(kl_log_append(log, w.buf, w.len, 0, &base, &err), KL_ERR_STORAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, name));
+    ck_assert_int_eq(file_size(name), size);
+    ck_assert_int_eq(kl_log_end_offset(log), end);
+
+    /* A small batch fits in the old segment, a large one rolls and fails. */
+    sd_writer_reset(&w);
+    build_batch(&w, 1, 10, 0);
+    size_t small = w.len;
+    build_batch(&w, 4, 1000, 0);
+    ck_assert_int_gt((int64_t)(w.len - small), (int64_t)limit.rlim_cur);
+    ck_assert_int_eq(kl_log_append(log, w.buf, w.len, 0, &base, &err), KL_ERR_STORAGE);
+    ck_assert_uint_eq(kl_log_segment_count(log), 1);
+    ck_assert_int_eq(file_size(name), size);
+    ck_assert_int_eq(kl_log_end_offset(log), end);
+    char rolled[64];
+    segment_name(end + 1, "log", rolled, sizeof rolled);
+    ck_assert_int_eq(file_size(rolled), -1);
+    segment_name(end + 1, "index", rolled, sizeof rolled);
+    ck_assert_int_eq(file_size(rolled), -1);
+
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    ck_assert_int_eq(kl_log_append(log, w.buf, w.len, 0, &base, &err), 0);
+    ck_assert_int_eq(base, end);
+    ck_assert_uint_eq(kl_log_segment_count(log), 2);
+    for (int64_t off = 0; off < kl_log_end_offset(log); off++)
+        check_read(log, off, 5000, NULL);
+    sd_writer_free(&w);
+    kl_log_close(log);
+    log = open_log(&c, 1);
+    ck_assert_int_eq(kl_log_end_offset(log), end + 5);
+    ck_assert_int_eq(warning_count, 0);
     kl_log_close(log);
 }
 END_TEST
@@ -1119,6 +1182,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_timestamp_inside_batches);
     tcase_add_test(tc, test_log_append_time);
     tcase_add_test(tc, test_all_or_nothing);
+    tcase_add_test(tc, test_write_failure);
     tcase_add_test(tc, test_client_errors);
     tcase_add_test(tc, test_recover_torn_tail);
     tcase_add_test(tc, test_recover_garbage);
