@@ -51,7 +51,9 @@ typedef struct kl_log kl_log_t;
  * rebuilt if damaged. The caller closes with kl_log_close. */
 int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_log_t **out,
                 sd_err_t *err);
-/* Writes the recovery checkpoint and releases everything. */
+/* Writes the recovery checkpoint and releases everything. Data not yet
+ * durable is fdatasync'ed first (blocking), so the checkpoint written is the
+ * end offset. */
 void kl_log_close(kl_log_t *log);
 /* Updates the config (e.g. after a topic config change). */
 void kl_log_set_config(kl_log_t *log, const kl_log_config_t *config);
@@ -62,7 +64,9 @@ void kl_log_set_config(kl_log_t *log, const kl_log_config_t *config);
  * recordsCount, not a control batch, size <= max.message.bytes); if any fails
  * nothing is appended. The buffer is modified in place: baseOffset is set
  * (and maxTimestamp + CRC when LogAppendTime). `now_ms` is the append time.
- * *base_offset = offset of the first record appended. */
+ * *base_offset = offset of the first record appended. An empty buffer is
+ * KL_ERR_INVALID_RECORD. A request spanning a segment roll is written with
+ * one write per segment; on any failure all of it is taken back. */
 int kl_log_append(kl_log_t *log, uint8_t *buf, size_t len, int64_t now_ms,
                   int64_t *base_offset, sd_err_t *err);
 
@@ -99,7 +103,9 @@ int kl_log_offset_for_timestamp(kl_log_t *log, int64_t ts, int64_t *offset,
 int kl_log_flush_fds(kl_log_t *log, int *fds, size_t max_fds, size_t *n, int64_t *upto);
 /* Records that everything below `upto` is durable. */
 void kl_log_mark_flushed(kl_log_t *log, int64_t upto);
-/* Writes the recovery checkpoint (flushed offset) to disk. */
+/* Writes the recovery checkpoint (flushed offset) to disk. Blocking (temp
+ * file, fsync, rename, fsync of the directory), but a no-op when the flushed
+ * offset has not moved since the last checkpoint. */
 int kl_log_checkpoint(kl_log_t *log);
 
 /* Rolls a new segment if the active one is older than segment.ms. */
