@@ -30,7 +30,7 @@ REPO_ROOT = os.path.dirname(HERE)
 E2E_DIR = os.path.join(HERE, "e2e")
 
 UNIT_TIMEOUT = float(os.environ.get("STRAND_UNIT_TIMEOUT", "300"))
-E2E_MODULE_TIMEOUT = float(os.environ.get("STRAND_E2E_MODULE_TIMEOUT", "240"))
+E2E_MODULE_TIMEOUT = float(os.environ.get("STRAND_E2E_MODULE_TIMEOUT", "180"))
 
 CHECK_SUMMARY = re.compile(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
 CHECK_PROBLEM = re.compile(r"^[^:\s]+:\d+:[EF]:")
@@ -179,6 +179,11 @@ def run_module(module, env, tally, pattern):
         except ProcessLookupError:
             pass
     planned, done = None, {}
+    client_log = ""
+    if os.path.exists(results_path + ".stderr"):
+        with open(results_path + ".stderr", "rb") as f:
+            client_log = f.read().decode("utf-8", "replace")
+        os.unlink(results_path + ".stderr")
     try:
         with open(results_path) as f:
             lines = f.readlines()
@@ -205,6 +210,9 @@ def run_module(module, env, tally, pattern):
             tally.fail(test)
     missing = [t for t in planned or [] if t not in done]
     short = module.rsplit(".", 1)[1]
+    abnormal = timed_out or planned is None or (proc.returncode != 0 and (missing or "failed" not in done.values()))
+    if abnormal and client_log.strip():
+        say(indent("--- stderr of the test process (last 40 lines) ---\n" + tail(client_log, 40)))
     if planned is None and not timed_out:
         say("FAIL  %s: no results (test process exited with %s)" % (short, describe_exit(proc.returncode)))
         tally.fail(module + " (no results)")
@@ -228,11 +236,27 @@ def run_module(module, env, tally, pattern):
 class ProgressResult(unittest.TextTestResult):
     """Prints one line per test as it ends and appends it to the results file."""
 
-    def __init__(self, stream, descriptions, verbosity, results_file=None):
+    def __init__(self, stream, descriptions, verbosity, results_file=None, client_log=None):
         super().__init__(stream, descriptions, 0)
         self.results_file = results_file
+        self.client_log = client_log  # where this process's stderr goes (client libraries log there)
         self.started = {}
+        self.log_start = {}
         self.outcomes = {}
+
+    def client_output(self, test):
+        """What the client libraries printed on stderr during this test."""
+        if not self.client_log:
+            return ""
+        sys.stderr.flush()
+        with open(self.client_log, "rb") as f:
+            f.seek(self.log_start.get(test.id(), 0))
+            text = f.read().decode("utf-8", "replace")
+        lines = text.splitlines()
+        if not lines:
+            return ""
+        return "--- client stderr (last %d of %d lines) ---\n%s" % (min(30, len(lines)), len(lines),
+                                                                    "\n".join(lines[-30:]))
 
     @staticmethod
     def name(test):
@@ -241,6 +265,8 @@ class ProgressResult(unittest.TextTestResult):
     def startTest(self, test):
         super().startTest(test)
         self.started[test.id()] = time.monotonic()
+        if self.client_log:
+            self.log_start[test.id()] = os.path.getsize(self.client_log)
 
     def record(self, test, outcome, detail=None):
         name = self.name(test)
@@ -256,6 +282,10 @@ class ProgressResult(unittest.TextTestResult):
         text = "%s %s (%.1fs)" % (label, name, elapsed)
         if detail:
             text += "\n" + indent(detail.rstrip())
+        if outcome == "failed":
+            extra = self.client_output(test)
+            if extra:
+                text += "\n" + indent(extra)
         say(text)
         if self.results_file:
             with open(self.results_file, "a") as f:
@@ -316,12 +346,19 @@ def child_main(module, results_path, pattern):
         say("FAIL  %s: cannot load\n%s" % (module, indent(traceback.format_exc())))
         return 1
     tests = list(iter_tests(suite))
+    # librdkafka and the other clients log to stderr; keep that out of the
+    # progress lines and show it only for tests that fail.
+    client_log = results_path + ".stderr"
+    fd = os.open(client_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
     with open(results_path, "a") as f:
         f.write(json.dumps({"kind": "plan", "tests": [ProgressResult.name(t) for t in tests]}) + "\n")
     # The runner's own dots and totals go nowhere; ProgressResult prints instead.
     with open(os.devnull, "w") as devnull:
         runner = unittest.TextTestRunner(stream=devnull, verbosity=0,
-                                         resultclass=lambda *a, **kw: ProgressResult(*a, results_file=results_path))
+                                         resultclass=lambda *a, **kw: ProgressResult(*a, results_file=results_path,
+                                                                                     client_log=client_log))
         result = runner.run(suite)
     # unittest reports errors in setUpClass/tearDownModule etc. as _ErrorHolder
     # entries that never pass through startTest; count those as failed.

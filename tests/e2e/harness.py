@@ -91,11 +91,12 @@ class Broker:
     log.dirs are set by the harness.
     """
 
-    def __init__(self, props=None, binary=None):
+    def __init__(self, props=None, binary=None, args=()):
         self.binary = binary or strand_binary()
         if not os.access(self.binary, os.X_OK):
             raise BrokerError("broker binary %s does not exist (build it, or set STRAND_BIN)" % self.binary)
         self.props = dict(props or {})
+        self.args = list(args)
         self.tmp_dir = tempfile.mkdtemp(prefix="strand-e2e-")
         self.data_dir = os.path.join(self.tmp_dir, "data")
         os.mkdir(self.data_dir)
@@ -123,7 +124,7 @@ class Broker:
     def command(self):
         cmd = [self.binary, "--listeners=PLAINTEXT://127.0.0.1:0", "--log.dirs=" + self.data_dir]
         cmd += ["--%s=%s" % (k, v) for k, v in self.props.items()]
-        return cmd
+        return cmd + self.args
 
     def start(self, timeout=STARTUP_TIMEOUT):
         if self.is_running():
@@ -254,10 +255,12 @@ class BrokerTestCase(unittest.TestCase):
 
     broker_props = {}
 
-    def start_broker(self, **props):
+    def start_broker(self, args=(), **props):
+        """props: Kafka properties, with '_' for '.' (log_segment_bytes=...);
+        args: further command-line arguments."""
         merged = dict(self.broker_props)
         merged.update({k.replace("_", "."): v for k, v in props.items()})
-        broker = Broker(merged)
+        broker = Broker(merged, args=args)
         self._brokers.append(broker)
         self.addCleanup(self._check_broker, broker)
         broker.start()

@@ -3,12 +3,15 @@ each acks setting and with idempotence, read back with assign(), topic
 administration, keyed partitioning, ListOffsets, restart and out-of-range
 fetches. No consumer groups: every consumer uses assign()."""
 
+import os
+import random
+import tempfile
 import time
 import unittest
 
-from confluent_kafka import (Consumer, KafkaError, KafkaException, TopicPartition, OFFSET_BEGINNING,
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer, TopicPartition, OFFSET_BEGINNING,
                              TIMESTAMP_CREATE_TIME)
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import ConfigResource, ConfigSource, NewTopic
 
 try:
     from . import harness
@@ -268,6 +271,103 @@ class ConfluentKafkaTest(harness.BrokerTestCase):
         harness.create_topic(broker.bootstrap, "ck-empty", partitions=2)
         self.assertEqual(harness.watermarks(broker.bootstrap, "ck-empty", 0), (0, 0))
         self.assertEqual(harness.watermarks(broker.bootstrap, "ck-empty", 1), (0, 0))
+
+    # -- segments and limits -----------------------------------------------------------
+
+    def test_segments_roll_and_reads_cross_them(self):
+        broker = self.start_broker(log_segment_bytes=16384)
+        base = int(time.time() * 1000) - 600000
+        sent = make_records(1000, keys=5, timestamp_base=base)
+        harness.produce(broker.bootstrap, "ck-segments", sent, batch_num_messages=20)
+        segments = harness.segment_files(broker.data_dir, "ck-segments")
+        self.assertGreater(len(segments), 3, "log.segment.bytes=16384 did not roll segments")
+        next_offset = 0
+        for path in segments:
+            batches = harness.read_batches(path)
+            self.assertTrue(batches, "empty segment %s" % path)
+            # Named by the offset of its first batch, continuing the previous one.
+            self.assertEqual(int(os.path.basename(path)[:20]), batches[0]["base_offset"])
+            self.assertEqual(batches[0]["base_offset"], next_offset)
+            self.assertLessEqual(os.path.getsize(path), 16384)
+            next_offset = batches[-1]["last_offset"] + 1
+        self.assertEqual(next_offset, len(sent))
+
+        self.assert_read_back(broker, "ck-segments", sent)
+        # Reads and time lookups that start inside a later segment.
+        middle = 777
+        got = harness.consume(broker.bootstrap, "ck-segments", offset=middle, min_count=len(sent) - middle,
+                              timeout=TIMEOUT)
+        self.assertEqual([r.offset for r in got], list(range(middle, len(sent))))
+        self.assertEqual(self.offset_for_time(broker, "ck-segments", base + middle), middle)
+
+        broker.restart()
+        self.assertEqual(harness.watermarks(broker.bootstrap, "ck-segments"), (0, len(sent)))
+        self.assert_read_back(broker, "ck-segments", sent)
+        more = make_records(5, prefix="after")
+        self.assertEqual(harness.produce(broker.bootstrap, "ck-segments", more),
+                         [(0, len(sent) + i) for i in range(5)])
+
+    def test_record_larger_than_message_max_bytes_is_rejected(self):
+        broker = self.start_broker(message_max_bytes=20000)
+        harness.create_topic(broker.bootstrap, "ck-too-large")
+        # The client's own limit is higher, so the broker is the one that refuses.
+        producer = Producer(harness.client_config(broker.bootstrap, acks="all", message_max_bytes=1000000,
+                                                  message_timeout_ms=TIMEOUT * 1000))
+        results = []
+        big = random.Random(3).randbytes(50000)
+        producer.produce("ck-too-large", big, on_delivery=lambda err, msg: results.append(err))
+        self.assertEqual(producer.flush(TIMEOUT), 0)
+        self.assertEqual(len(results), 1)
+        self.assertIsNotNone(results[0], "a 50000-byte record was accepted with message.max.bytes=20000")
+        self.assertEqual(results[0].code(), KafkaError.MSG_SIZE_TOO_LARGE)
+        # Nothing was stored, and records under the limit still go in.
+        self.assertEqual(harness.watermarks(broker.bootstrap, "ck-too-large"), (0, 0))
+        small = [{"value": b"small enough"}]
+        self.assertEqual(harness.produce(broker.bootstrap, "ck-too-large", small), [(0, 0)])
+
+    def test_describe_configs(self):
+        broker = self.start_broker(log_segment_bytes=1048576)
+        harness.create_topic(broker.bootstrap, "ck-configs", config={"retention.ms": "3600000"})
+        admin = harness.admin(broker.bootstrap)
+        resource = ConfigResource("topic", "ck-configs")
+        configs = admin.describe_configs([resource], request_timeout=TIMEOUT)[resource].result(timeout=TIMEOUT)
+        # Set on the topic.
+        self.assertEqual(configs["retention.ms"].value, "3600000")
+        self.assertEqual(configs["retention.ms"].source, ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+        # Inherited from the broker's log.segment.bytes.
+        self.assertEqual(configs["segment.bytes"].value, "1048576")
+        self.assertEqual(configs["segment.bytes"].source, ConfigSource.STATIC_BROKER_CONFIG.value)
+        # Kafka's default.
+        self.assertEqual(configs["cleanup.policy"].value, "delete")
+        self.assertEqual(configs["cleanup.policy"].source, ConfigSource.DEFAULT_CONFIG.value)
+
+        missing = ConfigResource("topic", "ck-no-such-topic")
+        with self.assertRaises(KafkaException) as ctx:
+            admin.describe_configs([missing], request_timeout=TIMEOUT)[missing].result(timeout=TIMEOUT)
+        self.assertEqual(ctx.exception.args[0].code(), KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+    def test_config_file(self):
+        fd, path = tempfile.mkstemp(prefix="strand-e2e-", suffix=".properties")
+        self.addCleanup(os.unlink, path)
+        with os.fdopen(fd, "w") as f:
+            f.write("# broker settings for this test\nnum.partitions=5\n\nauto.create.topics.enable = true\n")
+        broker = self.start_broker(args=["--config", path])
+        harness.produce(broker.bootstrap, "ck-config-file", [{"value": b"x"}])
+        md = harness.admin(broker.bootstrap).list_topics(timeout=TIMEOUT)
+        self.assertEqual(sorted(md.topics["ck-config-file"].partitions), [0, 1, 2, 3, 4])
+
+    def test_auto_create_disabled(self):
+        broker = self.start_broker(auto_create_topics_enable="false")
+        producer = Producer(harness.client_config(broker.bootstrap, message_timeout_ms=3000))
+        results = []
+        producer.produce("ck-not-created", b"x", on_delivery=lambda err, msg: results.append(err))
+        producer.flush(10)
+        self.assertEqual(len(results), 1)
+        self.assertIsNotNone(results[0], "produce to a missing topic succeeded with auto-create off")
+        self.assertIn(results[0].code(), (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._MSG_TIMED_OUT,
+                                          KafkaError._UNKNOWN_TOPIC))
+        self.assertNotIn("ck-not-created", harness.admin(broker.bootstrap).list_topics(timeout=TIMEOUT).topics)
+        self.assertFalse(os.path.exists(harness.partition_dir(broker.data_dir, "ck-not-created")))
 
     # -- restart -----------------------------------------------------------------------
 
