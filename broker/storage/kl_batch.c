@@ -38,11 +38,6 @@ uint32_t kl_batch_compute_crc(const uint8_t *batch, size_t size)
 static int validate_records(const uint8_t *batch, size_t size, const kl_batch_header_t *h,
                             sd_err_t *err)
 {
-    if (h->last_offset_delta != h->records_count - 1)
-        return sd_err_set(err, KL_ERR_INVALID_RECORD,
-                          "record batch lastOffsetDelta %" PRId32
-                          " does not match recordsCount %" PRId32,
-                          h->last_offset_delta, h->records_count);
     kl_record_iter_t it;
     kl_record_iter_init(&it, batch, size);
     kl_record_t rec;
@@ -109,12 +104,14 @@ int kl_batch_validate(const uint8_t *buf, size_t len, int flags, int32_t max_byt
     if (h->records_count < 1)
         return sd_err_set(err, KL_ERR_INVALID_RECORD, "record batch recordsCount %" PRId32,
                           h->records_count);
-    if (h->last_offset_delta < 0)
+    /* Producers number a batch's records 0..count-1, compressed or not. */
+    if (h->last_offset_delta != h->records_count - 1)
         return sd_err_set(err, KL_ERR_INVALID_RECORD,
-                          "record batch lastOffsetDelta %" PRId32 " is negative",
-                          h->last_offset_delta);
+                          "record batch lastOffsetDelta %" PRId32
+                          " does not match recordsCount %" PRId32,
+                          h->last_offset_delta, h->records_count);
     /* A compressed batch's records are one block the broker does not open
-     * on the hot path; its count and deltas are taken as declared. */
+     * on the hot path; its count is taken as declared. */
     if (codec == 0)
         return validate_records(buf, (size_t)size, h, err);
     return 0;

@@ -1084,7 +1084,7 @@ static void build_wide_batch(sd_writer_t *w, int32_t last_offset_delta)
     b[KL_BATCH_OFF_MAGIC] = 2;
     sd_put_be16(b + KL_BATCH_OFF_ATTRIBUTES, 4); /* zstd */
     sd_put_be32(b + KL_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)last_offset_delta);
-    sd_put_be32(b + KL_BATCH_OFF_RECORDS_COUNT, 1);
+    sd_put_be32(b + KL_BATCH_OFF_RECORDS_COUNT, (uint32_t)last_offset_delta + 1);
     sd_put_be32(b + KL_BATCH_OFF_CRC, kl_batch_compute_crc(b, sizeof b));
     sd_write_bytes(w, b, sizeof b);
 }
