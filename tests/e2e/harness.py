@@ -36,7 +36,6 @@ READY_LINE = re.compile(r"^strand: kafka listening on (\S+):(\d+)\s*$")
 # Anything one of the sanitizers prints when it finds a problem.
 SANITIZER_MARKERS = (
     "ERROR: AddressSanitizer",
-    "ERROR: LeakSanitizer",
     "LeakSanitizer",
     "runtime error:",
     "WARNING: AddressSanitizer",

@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer, TopicPartition, OFFSET_BEGINNING,
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer, TopicPartition,
                              TIMESTAMP_CREATE_TIME)
 from confluent_kafka.admin import ConfigResource, ConfigSource, NewTopic
 

@@ -12,7 +12,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 import unittest
 
 from confluent_kafka import Consumer, TopicPartition, OFFSET_END

@@ -2,7 +2,6 @@
 a keyed round trip, and each compression codec stored as sent and read back."""
 
 import json
-import os
 import shutil
 import unittest
 
