@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #include "base/alloc.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -67,25 +69,6 @@ typedef struct peer {
 } peer_t;
 
 static options_t opt;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("baseline: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void fill_pattern(char *buf, size_t len)
 {
@@ -232,7 +215,7 @@ static void run_produce(long long total_bytes, long long chunk_bytes)
     if (fd < 0)
         die("connect: %s", strerror(errno));
 
-    long long start = now_ns();
+    long long start = bench_now_ns();
     for (long long sent = 0; sent < total_bytes;) {
         long long n = total_bytes - sent < chunk_bytes ? total_bytes - sent : chunk_bytes;
         if (write_all(fd, chunk, (size_t)n) != 0)
@@ -242,7 +225,7 @@ static void run_produce(long long total_bytes, long long chunk_bytes)
     char ack;
     if (shutdown(fd, SHUT_WR) != 0 || read_full(fd, &ack, 1) != 1)
         die("no acknowledgement from the receiver: %s", strerror(errno));
-    long long end = now_ns();
+    long long end = bench_now_ns();
 
     pthread_join(thread, NULL);
     close(fd);
@@ -288,7 +271,7 @@ static void *reader_run(void *arg)
             break;
         peer->received += n;
     }
-    peer->done_ns = now_ns();
+    peer->done_ns = bench_now_ns();
     close(fd);
     sd_free(buf);
     return NULL;
@@ -333,7 +316,7 @@ static void run_consume(long long total_bytes)
     if (conn < 0)
         die("accept: %s", strerror(errno));
 
-    long long start = now_ns();
+    long long start = bench_now_ns();
     off_t offset = 0;
     while (offset < total_bytes) {
         long long left = total_bytes - (long long)offset;
@@ -383,18 +366,9 @@ static void usage(FILE *out)
                  "two compare directly; wire_mb_per_s counts every byte moved.\n");
 }
 
-static long long parse_number(const char *name, const char *text, long long min, long long max)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < min || v > max)
-        die("--%s: expected an integer in [%lld, %lld], got '%s'", name, min, max, text);
-    return v;
-}
-
 int main(int argc, char **argv)
 {
+    bench_program = "baseline";
     static const struct option longopts[] = {
         {"count", required_argument, NULL, 'c'},
         {"size", required_argument, NULL, 's'},

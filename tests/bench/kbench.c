@@ -21,6 +21,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "bench_util.h"
+
 #include "base/alloc.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -79,18 +81,6 @@ static char *payload_pool;
 static uint64_t epoch_ns;
 static long long deadline_us;
 static pthread_barrier_t start_barrier;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("kbench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 /* Microseconds since the program started; fits a pointer-sized opaque even
  * on 32-bit hosts for over an hour. */
@@ -536,16 +526,6 @@ static void usage(FILE *out)
                  "produce, ack latency percentiles in milliseconds.\n");
 }
 
-static long long parse_number(const char *name, const char *text, long long min, long long max)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < min || v > max)
-        die("--%s: expected an integer in [%lld, %lld], got '%s'", name, min, max, text);
-    return v;
-}
-
 static void parse_options(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -616,6 +596,7 @@ static void parse_options(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    bench_program = "kbench";
     parse_options(argc, argv);
     init_clock();
     if (strcmp(opt.mode, "produce") == 0) {

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "base/error.h"
+#include "unit.h"
 
 /* Writes one of everything; returns the buffer (caller frees). */
 static uint8_t *encode_sample(size_t *len)
@@ -224,9 +225,5 @@ int main(void)
     tcase_add_test(tc, writer_patch_and_growth);
     tcase_add_test(tc, writer_allocation_failure_is_sticky);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/config.h"
 #include "config.h"
+#include "unit.h"
 
 static sd_props_t *parse(const char *text)
 {
@@ -227,9 +228,5 @@ int main(void)
     tcase_add_test(tc, broker_tables_are_consistent);
     tcase_add_test(tc, topic_config_validation);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/crc32c.h"
+#include "unit.h"
 
 START_TEST(check_value)
 {
@@ -65,9 +66,5 @@ int main(void)
     tcase_add_test(tc, hardware_matches_software);
     tcase_add_test(tc, incremental);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -12,6 +12,7 @@
 #include "base/bytes.h"
 #include "base/crc32c.h"
 #include "storage/kl_batch.h"
+#include "unit.h"
 
 static const kl_header_t sample_headers[] = {
     {(const uint8_t *)"trace", 5, (const uint8_t *)"abc", 3},
@@ -488,9 +489,5 @@ static Suite *batch_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(batch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(batch_suite());
 }

@@ -25,6 +25,7 @@
 #include "storage/kl_batch.h"
 #include "storage/kl_index.h"
 #include "storage/kl_log.h"
+#include "unit.h"
 
 /* ---- fixture -------------------------------------------------------------- */
 
@@ -1204,9 +1205,5 @@ static Suite *log_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(log_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(log_suite());
 }

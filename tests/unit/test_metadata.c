@@ -11,6 +11,7 @@
 
 #include "base/config.h"
 #include "metadata.h"
+#include "unit.h"
 
 static char dir[64];
 
@@ -138,9 +139,5 @@ int main(void)
     tcase_add_test(tc, producer_ids_never_reused);
     tcase_add_test(tc, unopenable_directory_names_it);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

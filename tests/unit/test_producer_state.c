@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "producer_state.h"
+#include "unit.h"
 
 START_TEST(in_order_and_duplicates)
 {
@@ -65,9 +66,5 @@ int main(void)
     tcase_add_test(tc, only_recent_batches_are_remembered);
     tcase_add_test(tc, sequence_wraps);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "protocol/kp_messages.h"
 #include "protocol/kp_types.h"
+#include "unit.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -1111,9 +1112,5 @@ static Suite *protocol_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(protocol_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(protocol_suite());
 }
