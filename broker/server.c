@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "config.h"
 
@@ -895,33 +896,6 @@ static int bind_listener(bk_server_t *server, sd_err_t *err)
     return 0;
 }
 
-static int make_dirs(const char *path, sd_err_t *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return sd_err_set(err, SD_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return sd_err_set(err, SD_ERR_IO, "cannot create data directory %s: %s", buf,
-                          strerror(errno));
-    return 0;
-}
-
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
 {
     memset(server, 0, sizeof *server);
@@ -964,7 +938,7 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     if (strlen(dirs) >= sizeof server->data_dir - 64)
         return sd_err_set(err, SD_ERR_INVALID, "log.dirs path is too long");
     snprintf(server->data_dir, sizeof server->data_dir, "%s", dirs);
-    rc = make_dirs(server->data_dir, err);
+    rc = sd_mkdirs(server->data_dir, err);
     if (rc)
         return rc;
 
@@ -982,7 +956,7 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     int recover = !fresh && access(path, F_OK) != 0;
     if (!recover) {
         unlink(path);
-        fsync_dir(server->data_dir);
+        sd_fsync_dir(server->data_dir, NULL);
     }
     rc = bk_meta_open(server->data_dir, &server->meta, err);
     if (rc)
@@ -1135,7 +1109,7 @@ void bk_server_free(bk_server_t *server)
         if (fd >= 0) {
             fsync(fd);
             close(fd);
-            fsync_dir(server->data_dir);
+            sd_fsync_dir(server->data_dir, NULL);
             sd_info(MOD, "clean shutdown complete");
         }
     }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "storage/kl_batch.h"
 #include "storage/kl_segment.h"
@@ -106,30 +107,6 @@ void kl_log_set_config(kl_log_t *log, const kl_log_config_t *config) { log->conf
 static int io_error(const kl_log_t *log, const char *what, const char *name, sd_err_t *err)
 {
     return sd_err_set(err, KL_ERR_STORAGE, "%s %s/%s: %s", what, log->dir, name, strerror(errno));
-}
-
-/* mkdir -p */
-static int make_dirs(const char *dir, sd_err_t *err)
-{
-    char *path = sd_strdup(dir);
-    if (!path)
-        return sd_err_set(err, SD_ERR_NOMEM, "out of memory");
-    int rc = 0;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-            rc = sd_err_set(err, KL_ERR_STORAGE, "mkdir %s: %s", path, strerror(errno));
-            break;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    sd_free(path);
-    return rc;
 }
 
 /* Returns 1 and the offset when a valid checkpoint exists, else 0. */
@@ -338,9 +315,10 @@ int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_
         rc = sd_err_set(err, SD_ERR_NOMEM, "out of memory opening %s", dir);
         goto fail;
     }
-    rc = make_dirs(dir, err);
-    if (rc)
+    if (sd_mkdirs(dir, err)) {
+        rc = KL_ERR_STORAGE;
         goto fail;
+    }
     log->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (log->dir_fd < 0) {
         rc = sd_err_set(err, KL_ERR_STORAGE, "open %s: %s", dir, strerror(errno));
