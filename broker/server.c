@@ -175,13 +175,15 @@ static void mark_dirty(bk_server_t *server, bk_partition_t *p)
     p->dirty = 1;
 }
 
+void bk_server_wake(bk_server_t *server) { server->wake_parked = 1; }
+
 void bk_server_note_append(bk_server_t *server, bk_partition_t *partition, int64_t records)
 {
     if (partition->first_unflushed_ms == 0)
         partition->first_unflushed_ms = server->now_ms;
     partition->unflushed_messages += records;
     mark_dirty(server, partition);
-    server->appended = 1;
+    bk_server_wake(server);
 }
 
 void bk_server_forget_topic(bk_server_t *server, bk_topic_t *topic)
@@ -775,14 +777,14 @@ static void on_accept(bk_server_t *server)
     }
 }
 
-/* Re-runs parked fetches after appends, and those whose deadline passed. */
-static void run_parked(bk_server_t *server, int appended)
+/* Re-runs parked requests when woken, and those whose deadline passed. */
+static void run_parked(bk_server_t *server, int woken)
 {
     for (bk_conn_t *c = server->internal->conns; c; c = c->next) {
         if (c->state != CONN_PARKED || c->closing)
             continue;
         int timed_out = server->now_ms >= c->req.deadline_ms;
-        if (!timed_out && !appended)
+        if (!timed_out && !woken)
             continue;
         reset_body(&c->req);
         c->state = CONN_IDLE;
@@ -1045,9 +1047,9 @@ int bk_server_run(bk_server_t *server)
                 }
             }
         }
-        int appended = server->appended;
-        server->appended = 0;
-        run_parked(server, appended);
+        int woken = server->wake_parked;
+        server->wake_parked = 0;
+        run_parked(server, woken);
         maybe_start_flush(server);
         periodic(server);
         reap_closed(server);

@@ -76,7 +76,7 @@ struct bk_server {
     char advertised_host[256]; /* empty: the address the client connected to */
     int advertised_port;
     int64_t now_ms;      /* wall clock at the start of the current loop turn */
-    int appended;        /* something was appended this turn: re-run parked fetches */
+    int wake_parked;     /* re-run parked requests at the end of this turn */
     int acks_all_fsync;  /* strand.acks.all.fsync */
     struct bk_server_internal *internal;
 };
@@ -96,6 +96,10 @@ int bk_request_wait_flush(bk_request_t *req);
 /* Parks the request until deadline_ms or the next append; retry is called
  * then. Returns BK_DEFER. */
 int bk_request_park(bk_request_t *req, int64_t deadline_ms, bk_retry_fn retry);
+/* Re-runs every parked request at the end of the current loop turn (their
+ * retry functions decide whether they can answer now): after an append, a
+ * group membership change, ... */
+void bk_server_wake(bk_server_t *server);
 /* Notes an append to a partition (for flushing and waking parked fetches). */
 void bk_server_note_append(bk_server_t *server, bk_partition_t *partition, int64_t records);
 /* Drops a partition from the flush bookkeeping before its topic is deleted. */
