@@ -798,6 +798,8 @@ static void run_parked(bk_server_t *server, int woken)
 
 static int next_timeout(bk_server_t *server)
 {
+    if (server->wake_parked)
+        return 0;
     int64_t timeout = TICK_MS;
     for (bk_conn_t *c = server->internal->conns; c; c = c->next)
         if (c->state == CONN_PARKED && c->req.deadline_ms - server->now_ms < timeout)
