@@ -37,8 +37,9 @@ enum {
  * max_out caps the bytes this call may append: more fails with
  * SD_ERR_TOO_LARGE before the excess is allocated. Other errors: KL_ERR_CORRUPT
  * (malformed, truncated or trailing bytes, unknown codec), SD_ERR_NOMEM. The
- * message names the codec and the problem. On failure out is left as it was
- * (its length restored; its capacity may have grown). KL_CODEC_NONE copies.
+ * message names the codec and the problem. On failure out->len is restored
+ * (its capacity may have grown, and after SD_ERR_NOMEM its sticky error
+ * stays set). KL_CODEC_NONE copies.
  */
 int kl_codec_decompress(int codec, const uint8_t *src, size_t len, size_t max_out, sd_writer_t *out,
                         sd_err_t *err);
@@ -47,8 +48,9 @@ int kl_codec_decompress(int codec, const uint8_t *src, size_t len, size_t max_ou
  * Compresses src[0..len) and appends the result to out, in the framing the
  * Java client writes (so every client reads it): a gzip member, xerial-framed
  * snappy in 32 KiB blocks, an LZ4 frame with independent blocks, a zstd
- * frame. Returns 0, SD_ERR_NOMEM, or SD_ERR_INVALID for an unknown codec; on
- * failure out is left as it was. KL_CODEC_NONE copies.
+ * frame. src may be NULL when len is 0. Returns 0, SD_ERR_NOMEM, or
+ * SD_ERR_INVALID for an unknown codec; on failure out->len is restored, as
+ * above. KL_CODEC_NONE copies.
  */
 int kl_codec_compress(int codec, const uint8_t *src, size_t len, sd_writer_t *out, sd_err_t *err);
 

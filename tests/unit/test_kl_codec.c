@@ -237,6 +237,17 @@ START_TEST(test_empty_input)
         ck_assert_ptr_nonnull(strstr(err.msg, "no compressed data"));
     }
     ck_assert_uint_eq(w.len, 0);
+    /* Compressing nothing (src may then be NULL) gives a valid stream of
+     * nothing. */
+    for (int codec = KL_CODEC_NONE; codec <= KL_CODEC_ZSTD; codec++) {
+        sd_writer_t c;
+        sd_writer_init(&c);
+        compress_ok(codec, NULL, 0, &c);
+        check_framing(codec, c.buf, c.len, 0);
+        ck_assert_int_eq(kl_codec_decompress(codec, c.buf, c.len, 0, &w, &err), 0);
+        ck_assert_uint_eq(w.len, 0);
+        sd_writer_free(&c);
+    }
     /* NONE honours the cap like the others. */
     ck_assert_int_eq(kl_codec_decompress(KL_CODEC_NONE, (const uint8_t *)"abc", 3, 2, &w, &err),
                      SD_ERR_TOO_LARGE);
