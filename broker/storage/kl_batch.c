@@ -4,6 +4,7 @@
  * Spec: Kafka's docs/implementation.html, "Record Batch" and "Record".
  */
 #include "storage/kl_batch.h"
+#include "storage/kl_codec.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -166,6 +167,26 @@ int kl_record_iter_init(kl_record_iter_t *it, const uint8_t *batch, size_t size)
         it->remaining = 0;
         return KL_ERR_INVALID_RECORD;
     }
+    return 0;
+}
+
+int kl_record_iter_open(kl_record_iter_t *it, const uint8_t *batch, size_t size,
+                        size_t max_decompressed, sd_writer_t *scratch, sd_err_t *err)
+{
+    kl_batch_header_t h;
+    kl_batch_header_decode(batch, &h);
+    int codec = h.attributes & KL_ATTR_CODEC_MASK;
+    if (codec == KL_CODEC_NONE)
+        return kl_record_iter_init(it, batch, size);
+    sd_writer_reset(scratch);
+    it->remaining = 0;
+    int rc = kl_codec_decompress(codec, batch + KL_BATCH_HEADER_SIZE, size - KL_BATCH_HEADER_SIZE,
+                                 max_decompressed, scratch, err);
+    if (rc)
+        return rc;
+    sd_reader_init(&it->records, scratch->buf, scratch->len);
+    it->remaining = h.records_count > 0 ? h.records_count : 0;
+    it->base_timestamp = h.base_timestamp;
     return 0;
 }
 

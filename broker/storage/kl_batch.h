@@ -166,6 +166,12 @@ typedef struct kl_record_iter {
 /* `batch` must have passed kl_batch_validate (it is borrowed while iterating).
  * Returns 0, or KL_ERR_INVALID_RECORD for a compressed batch. */
 int kl_record_iter_init(kl_record_iter_t *it, const uint8_t *batch, size_t size);
+/* Like kl_record_iter_init, for a compressed batch too: its records are
+ * decompressed into `scratch` (reset first; the caller owns it and keeps it
+ * while iterating), at most max_decompressed bytes. Returns 0 or the codec's
+ * error (KL_ERR_CORRUPT, SD_ERR_TOO_LARGE, SD_ERR_NOMEM) with err set. */
+int kl_record_iter_open(kl_record_iter_t *it, const uint8_t *batch, size_t size,
+                        size_t max_decompressed, sd_writer_t *scratch, sd_err_t *err);
 /* Returns 1 with the next record (pointers into the batch) and, when
  * `headers` is not NULL, a reader over its header section for
  * kl_record_header_next; 0 after the last record (when the records section

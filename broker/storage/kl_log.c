@@ -39,6 +39,8 @@
 #define RECOVERY_BUFFER (1u << 20)
 /* Index entries are written out in runs rather than one small write each. */
 #define INDEX_WRITE_RUN 128
+/* Largest decompressed batch ListOffsets-by-timestamp opens. */
+#define TIMESTAMP_SCAN_MAX (64u << 20)
 
 struct kl_log {
     char *dir;
@@ -663,18 +665,23 @@ static int record_for_timestamp(const kl_segment_t *seg, int64_t pos, const kl_b
 {
     *offset = h->base_offset;
     *found_ts = h->max_timestamp;
-    if ((h->attributes & (KL_ATTR_CODEC_MASK | KL_ATTR_LOG_APPEND_TIME)) || h->records_count <= 0)
+    if ((h->attributes & KL_ATTR_LOG_APPEND_TIME) || h->records_count <= 0)
         return 1;
     size_t size = (size_t)kl_batch_total_size(h);
     uint8_t *batch = sd_malloc(size);
     if (!batch)
         return sd_err_set(err, SD_ERR_NOMEM, "out of memory reading a batch");
+    sd_writer_t scratch;
+    sd_writer_init(&scratch);
     int rc = kl_segment__pread(seg, pos, batch, size, err);
-    if (rc == 0) {
-        kl_record_iter_t it;
+    kl_record_iter_t it;
+    sd_err_t why;
+    /* A batch whose records cannot be opened stands for itself. */
+    if (rc == 0 && kl_record_iter_open(&it, batch, size, TIMESTAMP_SCAN_MAX, &scratch, &why) != 0)
+        rc = 1;
+    else if (rc == 0) {
         kl_record_t rec;
         rc = 1; /* a batch whose records do not parse stands for itself */
-        kl_record_iter_init(&it, batch, size);
         int more;
         while ((more = kl_record_iter_next(&it, &rec, NULL)) == 1) {
             if (rec.timestamp >= ts) {
@@ -686,6 +693,7 @@ static int record_for_timestamp(const kl_segment_t *seg, int64_t pos, const kl_b
         if (more == 0)
             rc = 0; /* maxTimestamp overstated: look further */
     }
+    sd_writer_free(&scratch);
     sd_free(batch);
     return rc;
 }

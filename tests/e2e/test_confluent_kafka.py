@@ -256,6 +256,20 @@ class ConfluentKafkaTest(harness.BrokerTestCase):
             self.assertEqual(self.offset_for_time(broker, "ck-times-batch", base + 1000 * i), i)
             self.assertEqual(self.offset_for_time(broker, "ck-times-batch", base + 1000 * i - 500), i)
 
+    def test_offsets_for_times_inside_compressed_batches(self):
+        broker = self.start_broker()
+        base = int(time.time() * 1000) - 3600 * 1000
+        for codec, codec_id in (("gzip", 1), ("snappy", 2), ("lz4", 3), ("zstd", 4)):
+            topic = "ck-times-" + codec
+            sent = [{"value": b"compressible value %d " % i * 8, "timestamp": base + 1000 * i}
+                    for i in range(30)]
+            harness.produce(broker.bootstrap, topic, sent, linger_ms=200, compression_type=codec)
+            batches = harness.read_batches(harness.segment_files(broker.data_dir, topic)[0])
+            self.assertTrue(any(b["codec"] == codec_id and b["records_count"] > 1 for b in batches),
+                            "no multi-record %s batch was stored" % codec)
+            for i in (0, 1, 11, 29):
+                self.assertEqual(self.offset_for_time(broker, topic, base + 1000 * i - 500), i, codec)
+
     def offset_for_time(self, broker, topic, ts):
         c = Consumer(harness.client_config(broker.bootstrap, **{"group.id": "strand-e2e-assign"}))
         try:
