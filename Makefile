@@ -121,7 +121,7 @@ fuzz: $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
 	done
 
-$(OUT)/bench/%: $(OBJDIR)/tests/bench/%.o $(SERDE_LIB)
+$(OUT)/bench/%: $(OBJDIR)/tests/bench/%.o $(BROKER_LIB) $(COMPAT_LIB) $(SERDE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS_BASE)
 
