@@ -24,7 +24,11 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS topic_configs (topic TEXT NOT NULL, name TEXT NOT NULL,"
     "  value TEXT NOT NULL, PRIMARY KEY (topic, name));"
     "CREATE TABLE IF NOT EXISTS producer_ids (id INTEGER PRIMARY KEY CHECK (id = 0),"
-    "  next INTEGER NOT NULL);";
+    "  next INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS group_offsets (group_id TEXT NOT NULL, topic TEXT NOT NULL,"
+    "  partition INTEGER NOT NULL, committed_offset INTEGER NOT NULL,"
+    "  leader_epoch INTEGER NOT NULL, metadata TEXT, commit_timestamp INTEGER NOT NULL,"
+    "  PRIMARY KEY (group_id, topic, partition));";
 
 static int db_error(bk_meta_t *meta, sd_err_t *err, const char *what)
 {
@@ -310,4 +314,138 @@ int bk_meta_next_producer_id(bk_meta_t *meta, int64_t *id, sd_err_t *err)
     *id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return exec_simple(meta, "COMMIT", err);
+}
+
+/* ------------------------------------------------------ committed offsets */
+
+int bk_meta_commit_offsets(bk_meta_t *meta, const char *group, const bk_meta_offset_t *offsets,
+                           size_t n, sd_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = exec_simple(meta, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(meta->db,
+                           "INSERT OR REPLACE INTO group_offsets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_error(meta, err, "storing committed offsets");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const bk_meta_offset_t *o = &offsets[i];
+        sqlite3_reset(st);
+        if (sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, o->topic, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int(st, 3, o->partition) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 4, o->offset) != SQLITE_OK ||
+            sqlite3_bind_int(st, 5, o->leader_epoch) != SQLITE_OK ||
+            (o->metadata ? sqlite3_bind_text(st, 6, o->metadata, -1, SQLITE_STATIC)
+                         : sqlite3_bind_null(st, 6)) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 7, o->commit_timestamp_ms) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_error(meta, err, "storing committed offsets");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    return exec_simple(meta, "COMMIT", err);
+fail:
+    sqlite3_finalize(st);
+    sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int bk_meta_load_offsets(bk_meta_t *meta, const char *group, const char *topic,
+                         int32_t partition, bk_meta_offset_cb cb, void *opaque, sd_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0, step;
+    if (sqlite3_prepare_v2(meta->db,
+                           "SELECT topic, partition, committed_offset, leader_epoch, metadata,"
+                           " commit_timestamp FROM group_offsets WHERE group_id = ?1"
+                           " AND (?2 IS NULL OR topic = ?2) AND (?3 < 0 OR partition = ?3)"
+                           " ORDER BY topic, partition",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (topic ? sqlite3_bind_text(st, 2, topic, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2)) !=
+            SQLITE_OK ||
+        sqlite3_bind_int(st, 3, partition) != SQLITE_OK) {
+        rc = db_error(meta, err, "reading committed offsets");
+        goto done;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        bk_meta_offset_t o;
+        o.topic = (const char *)sqlite3_column_text(st, 0);
+        o.partition = sqlite3_column_int(st, 1);
+        o.offset = sqlite3_column_int64(st, 2);
+        o.leader_epoch = sqlite3_column_int(st, 3);
+        o.metadata = (const char *)sqlite3_column_text(st, 4);
+        o.commit_timestamp_ms = sqlite3_column_int64(st, 5);
+        rc = cb(&o, opaque);
+        if (rc)
+            goto done;
+    }
+    if (step != SQLITE_DONE)
+        rc = db_error(meta, err, "reading committed offsets");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int bk_meta_delete_offsets(bk_meta_t *meta, const char *group, const bk_meta_offset_t *which,
+                           size_t n, sd_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = exec_simple(meta, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(meta->db,
+                           "DELETE FROM group_offsets WHERE group_id = ?1 AND topic = ?2"
+                           " AND partition = ?3",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_error(meta, err, "deleting committed offsets");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        if (sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, which[i].topic, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int(st, 3, which[i].partition) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_error(meta, err, "deleting committed offsets");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    return exec_simple(meta, "COMMIT", err);
+fail:
+    sqlite3_finalize(st);
+    sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int bk_meta_delete_group_offsets(bk_meta_t *meta, const char *group, sd_err_t *err)
+{
+    return delete_rows(meta, "DELETE FROM group_offsets WHERE group_id = ?", group, err);
+}
+
+int bk_meta_list_offset_groups(bk_meta_t *meta, bk_meta_group_cb cb, void *opaque, sd_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0, step;
+    if (sqlite3_prepare_v2(meta->db, "SELECT DISTINCT group_id FROM group_offsets ORDER BY 1", -1,
+                           &st, NULL) != SQLITE_OK) {
+        rc = db_error(meta, err, "listing groups");
+        goto done;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = cb((const char *)sqlite3_column_text(st, 0), opaque);
+        if (rc)
+            goto done;
+    }
+    if (step != SQLITE_DONE)
+        rc = db_error(meta, err, "listing groups");
+done:
+    sqlite3_finalize(st);
+    return rc;
 }

@@ -34,6 +34,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "config.h"
+#include "group/coordinator.h"
 
 #define MOD "server"
 #define CLEAN_SHUTDOWN_FILE ".strand-clean-shutdown"
@@ -417,6 +418,8 @@ static void reap_closed(bk_server_t *server)
         c = next;
     }
 }
+
+const char *bk_conn_peer(const bk_conn_t *conn) { return conn->peer; }
 
 void bk_conn_advertised(bk_conn_t *conn, const char **host, int *port)
 {
@@ -971,6 +974,9 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     rc = bk_topics_open(&server->topics, server->data_dir, server->meta, cfg, recover, err);
     if (rc)
         return rc;
+    rc = bk_coordinator_start(server, err);
+    if (rc)
+        return rc;
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -1049,6 +1055,7 @@ int bk_server_run(bk_server_t *server)
                 }
             }
         }
+        bk_coordinator_tick(server);
         int woken = server->wake_parked;
         server->wake_parked = 0;
         run_parked(server, woken);
@@ -1101,6 +1108,7 @@ void bk_server_free(bk_server_t *server)
     }
     while (in->conns)
         conn_free(in->conns);
+    bk_coordinator_free(server);
     if (server->topics.dir) {
         flush_all(server);
         bk_topics_close(&server->topics);

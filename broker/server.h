@@ -78,6 +78,7 @@ struct bk_server {
     int64_t now_ms;      /* wall clock at the start of the current loop turn */
     int wake_parked;     /* re-run parked requests at the end of this turn */
     int acks_all_fsync;  /* strand.acks.all.fsync */
+    struct bk_groups *groups; /* consumer groups (group/coordinator.h) */
     struct bk_server_internal *internal;
 };
 
@@ -106,6 +107,8 @@ void bk_server_note_append(bk_server_t *server, bk_partition_t *partition, int64
 void bk_server_forget_topic(bk_server_t *server, bk_topic_t *topic);
 /* The host and port to advertise to the client of this connection. */
 void bk_conn_advertised(bk_conn_t *conn, const char **host, int *port);
+/* The client's address as "host:port" (borrowed until the connection closes). */
+const char *bk_conn_peer(const bk_conn_t *conn);
 
 /* Encodes a response body after the header: the server patches the frame
  * size. Handlers call their generated kp_*_response_encode on req->out. */

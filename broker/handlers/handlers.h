@@ -43,6 +43,16 @@ int bk_handle_delete_topics(bk_request_t *req);
 int bk_handle_describe_configs(bk_request_t *req);
 int bk_handle_init_producer_id(bk_request_t *req);
 int bk_handle_find_coordinator(bk_request_t *req);
+int bk_handle_join_group(bk_request_t *req);
+int bk_handle_sync_group(bk_request_t *req);
+int bk_handle_heartbeat(bk_request_t *req);
+int bk_handle_leave_group(bk_request_t *req);
+int bk_handle_offset_commit(bk_request_t *req);
+int bk_handle_offset_fetch(bk_request_t *req);
+int bk_handle_list_groups(bk_request_t *req);
+int bk_handle_describe_groups(bk_request_t *req);
+int bk_handle_delete_groups(bk_request_t *req);
+int bk_handle_offset_delete(bk_request_t *req);
 
 /* A borrowed protocol string view of a C string (NULL gives a null string). */
 kp_str_t bk_str(const char *s);

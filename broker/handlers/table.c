@@ -17,12 +17,22 @@ const bk_api_entry_t bk_api_table[] = {
     {1, 4, 11, bk_handle_fetch},
     {2, 1, 5, bk_handle_list_offsets},
     {3, 0, 8, bk_handle_metadata},
+    {8, 2, 7, bk_handle_offset_commit},
+    {9, 1, 5, bk_handle_offset_fetch},
     {10, 0, 2, bk_handle_find_coordinator},
+    {11, 0, 5, bk_handle_join_group},
+    {12, 0, 3, bk_handle_heartbeat},
+    {13, 0, 3, bk_handle_leave_group},
+    {14, 0, 3, bk_handle_sync_group},
+    {15, 0, 4, bk_handle_describe_groups},
+    {16, 0, 2, bk_handle_list_groups},
     {18, 0, 3, bk_handle_api_versions},
     {19, 0, 4, bk_handle_create_topics},
     {20, 0, 3, bk_handle_delete_topics},
     {22, 0, 1, bk_handle_init_producer_id},
     {32, 0, 3, bk_handle_describe_configs},
+    {42, 0, 1, bk_handle_delete_groups},
+    {47, 0, 0, bk_handle_offset_delete},
 };
 const size_t bk_api_table_count = sizeof bk_api_table / sizeof bk_api_table[0];
 
