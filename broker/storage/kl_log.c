@@ -31,31 +31,22 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "storage/kl_batch.h"
+#include "storage/kl_cleaner.h"
+#include "storage/kl_log_int.h"
 #include "storage/kl_segment.h"
 
 #define CHECKPOINT_NAME "recovery-point"
 #define CHECKPOINT_TMP "recovery-point.tmp"
 #define CHECKPOINT_MAGIC "strand-recovery-point 1"
+#define START_NAME "log-start-offset"
+#define START_TMP "log-start-offset.tmp"
+#define START_MAGIC "strand-log-start-offset 1"
 #define RECOVERY_BUFFER (1u << 20)
 /* Index entries are written out in runs rather than one small write each. */
 #define INDEX_WRITE_RUN 128
 /* Largest decompressed batch ListOffsets-by-timestamp opens. */
 #define TIMESTAMP_SCAN_MAX (64u << 20)
 
-struct kl_log {
-    char *dir;
-    int dir_fd;
-    kl_log_config_t config;
-    kl_segment_t **segments; /* by base offset; the last one is active */
-    size_t count;
-    size_t cap;
-    int64_t flushed_offset;
-    int64_t checkpointed_offset; /* value in the checkpoint file, -1 unknown */
-    /* Base offset of the newest segment whose directory entry has not been
-     * synced yet, -1 when none: its data is durable only after the
-     * directory is. */
-    int64_t dir_unsynced_base;
-};
 
 static const struct {
     int code;
@@ -86,11 +77,23 @@ void kl_log_config_defaults(kl_log_config_t *config)
     config->segment_index_bytes = 10485760; /* 10 MiB */
     config->max_message_bytes = 1048588;
     config->log_append_time = 0;
+    config->cleanup_delete = 1;
+    config->cleanup_compact = 0;
+    config->retention_ms = 604800000; /* 7 days */
+    config->retention_bytes = -1;
+    config->delete_retention_ms = 86400000; /* 1 day */
+    config->min_cleanable_dirty_ratio = 0.5;
+    config->min_compaction_lag_ms = 0;
+    config->max_compaction_lag_ms = INT64_MAX;
 }
 
 static kl_segment_t *active(const kl_log_t *log) { return log->segments[log->count - 1]; }
 
-int64_t kl_log_start_offset(const kl_log_t *log) { return log->segments[0]->base_offset; }
+int64_t kl_log_start_offset(const kl_log_t *log)
+{
+    int64_t base = log->segments[0]->base_offset;
+    return log->start_offset > base ? log->start_offset : base;
+}
 int64_t kl_log_end_offset(const kl_log_t *log) { return active(log)->end_offset; }
 int64_t kl_log_flushed_offset(const kl_log_t *log) { return log->flushed_offset; }
 size_t kl_log_segment_count(const kl_log_t *log) { return log->count; }
@@ -111,14 +114,16 @@ static int io_error(const kl_log_t *log, const char *what, const char *name, sd_
     return sd_err_set(err, KL_ERR_STORAGE, "%s %s/%s: %s", what, log->dir, name, strerror(errno));
 }
 
-/* Returns 1 and the offset when a valid checkpoint exists, else 0. */
-static int read_checkpoint(const kl_log_t *log, int64_t *offset)
+/* Reads a "<magic>\n<offset>\n" file. Returns 1 and the offset when it
+ * holds a valid one, else 0 (warning unless the file is missing). */
+static int read_offset_file(const kl_log_t *log, const char *name, const char *magic,
+                            const char *consequence, int64_t *offset)
 {
-    int fd = openat(log->dir_fd, CHECKPOINT_NAME, O_RDONLY | O_CLOEXEC);
+    int fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT)
-            sd_warn("kl_log", "cannot read %s/%s: %s; rescanning every segment", log->dir,
-                    CHECKPOINT_NAME, strerror(errno));
+            sd_warn("kl_log", "cannot read %s/%s: %s; %s", log->dir, name, strerror(errno),
+                    consequence);
         return 0;
     }
     char text[128];
@@ -126,8 +131,8 @@ static int read_checkpoint(const kl_log_t *log, int64_t *offset)
     close(fd);
     if (n > 0) {
         text[n] = '\0';
-        size_t magic_len = strlen(CHECKPOINT_MAGIC);
-        if (strncmp(text, CHECKPOINT_MAGIC "\n", magic_len + 1) == 0) {
+        size_t magic_len = strlen(magic);
+        if (strncmp(text, magic, magic_len) == 0 && text[magic_len] == '\n') {
             char *digits = text + magic_len + 1, *end;
             errno = 0;
             long long value = strtoll(digits, &end, 10);
@@ -137,9 +142,15 @@ static int read_checkpoint(const kl_log_t *log, int64_t *offset)
             }
         }
     }
-    sd_warn("kl_log", "%s/%s is not a valid checkpoint; rescanning every segment", log->dir,
-            CHECKPOINT_NAME);
+    sd_warn("kl_log", "%s/%s is not valid; %s", log->dir, name, consequence);
     return 0;
+}
+
+/* Returns 1 and the offset when a valid checkpoint exists, else 0. */
+static int read_checkpoint(const kl_log_t *log, int64_t *offset)
+{
+    return read_offset_file(log, CHECKPOINT_NAME, CHECKPOINT_MAGIC, "rescanning every segment",
+                            offset);
 }
 
 static int compare_offsets(const void *a, const void *b)
@@ -224,7 +235,7 @@ static int load_segments(kl_log_t *log, size_t rescan_from, sd_err_t *err)
     while (i < log->count) {
         kl_segment_t *seg = log->segments[i];
         int is_last = i + 1 == log->count;
-        int rescan = i >= rescan_from;
+        int rescan = i >= rescan_from || seg->needs_rescan;
         if (!rescan) {
             rc = kl_segment__load(seg, is_last, is_last ? 0 : log->segments[i + 1]->base_offset,
                                   err);
@@ -295,12 +306,36 @@ done:
     return rc;
 }
 
+/* Deletes the oldest segment while it is not the active one and lies
+ * wholly below `limit` (the next segment starts at or below it). */
+static size_t delete_prefix_below(kl_log_t *log, int64_t limit, const char *why)
+{
+    size_t deleted = 0;
+    while (log->count > 1 && log->segments[1]->base_offset <= limit) {
+        kl_segment_t *seg = log->segments[0];
+        sd_info("kl_log", "%s/%s: deleted (%" PRId64 " bytes): %s", log->dir, seg->name, seg->size,
+                why);
+        memmove(log->segments, log->segments + 1, (log->count - 1) * sizeof *log->segments);
+        log->count--;
+        kl_segment__delete(seg, log->dir_fd);
+        deleted++;
+    }
+    return deleted;
+}
+
+static void delete_below_start(kl_log_t *log)
+{
+    if (delete_prefix_below(log, log->start_offset, "below the log start offset") > 0 &&
+        fsync(log->dir_fd) < 0)
+        sd_warn("kl_log", "fsync %s: %s", log->dir, strerror(errno));
+}
+
 int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_log_t **out,
                 sd_err_t *err)
 {
     *out = NULL;
-    int64_t *bases = NULL;
-    size_t nbases = 0;
+    int64_t *bases = NULL, *swapped = NULL;
+    size_t nbases = 0, nswapped = 0;
     int rc;
     kl_log_t *log = sd_calloc(1, sizeof *log);
     if (!log)
@@ -308,6 +343,7 @@ int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_
     log->dir_fd = -1;
     log->dir_unsynced_base = -1;
     log->checkpointed_offset = -1;
+    log->tombstone_horizon_ms = -1;
     if (config)
         log->config = *config;
     else
@@ -329,6 +365,15 @@ int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_
     int64_t checkpoint = 0;
     int has_checkpoint = read_checkpoint(log, &checkpoint);
     unlinkat(log->dir_fd, CHECKPOINT_TMP, 0);
+    int64_t start = 0;
+    if (read_offset_file(log, START_NAME, START_MAGIC, "using the first segment's base", &start))
+        log->start_offset = start;
+    unlinkat(log->dir_fd, START_TMP, 0);
+    /* A cleaner swap cut short is finished (or its leftovers removed)
+     * before the segments are listed. */
+    rc = kl_cleaner__recover(log, &swapped, &nswapped, err);
+    if (rc)
+        goto fail;
     rc = list_segments(log, &bases, &nbases, err);
     if (rc)
         goto fail;
@@ -337,6 +382,9 @@ int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_
         rc = kl_segment__open(log->dir_fd, log->dir, bases[i], 0, &seg, err);
         if (rc)
             goto fail;
+        for (size_t j = 0; j < nswapped; j++)
+            if (swapped[j] == bases[i])
+                seg->needs_rescan = 1;
         rc = push_segment(log, seg, err);
         if (rc) {
             kl_segment__close(seg);
@@ -366,7 +414,16 @@ int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_
         if (rc)
             goto fail;
     }
+    if (nswapped > 0) {
+        rc = kl_cleaner__recover_done(log, err);
+        if (rc)
+            goto fail;
+    }
     int64_t end = kl_log_end_offset(log);
+    if (log->start_offset > end)
+        log->start_offset = end; /* the data above it was lost in a crash */
+    /* DeleteRecords persists the start before deleting segments: finish. */
+    delete_below_start(log);
     log->flushed_offset = has_checkpoint ? checkpoint : kl_log_start_offset(log);
     if (log->flushed_offset > end)
         log->flushed_offset = end;
@@ -375,10 +432,12 @@ int kl_log_open(const char *dir, const kl_log_config_t *config, int recover, kl_
     if (has_checkpoint && checkpoint == log->flushed_offset)
         log->checkpointed_offset = checkpoint;
     sd_free(bases);
+    sd_free(swapped);
     *out = log;
     return 0;
 fail:
     sd_free(bases);
+    sd_free(swapped);
     for (size_t i = 0; i < log->count; i++)
         kl_segment__close(log->segments[i]);
     sd_free(log->segments);
@@ -538,6 +597,8 @@ int kl_log_append(kl_log_t *log, uint8_t *buf, size_t len, int64_t now_ms, int64
         sd_err_t detail;
         int rc = kl_batch_validate(buf + pos, len - pos, KL_BATCH_FROM_CLIENT,
                                    log->config.max_message_bytes, &h, &detail);
+        if (rc == 0 && log->config.cleanup_compact)
+            rc = kl_batch_require_keys(buf + pos, (size_t)kl_batch_total_size(&h), &detail);
         if (rc)
             return sd_err_set(err, rc, "batch %d (byte %zu): %s", index, pos, detail.msg);
     }
@@ -594,8 +655,7 @@ fail:
     return rc;
 }
 
-/* The segment holding `offset`: the last one whose base is <= offset. */
-static size_t find_segment(const kl_log_t *log, int64_t offset)
+size_t kl_log__find_segment(const kl_log_t *log, int64_t offset)
 {
     size_t lo = 0, hi = log->count;
     while (lo < hi) {
@@ -630,7 +690,7 @@ int kl_log_read(kl_log_t *log, int64_t offset, int32_t max_bytes, kl_read_t *out
         return 0;
     /* An offset in a gap at a segment's end (compaction, truncation) is
      * served from the next segment. */
-    for (size_t i = find_segment(log, offset); i < log->count; i++) {
+    for (size_t i = kl_log__find_segment(log, offset); i < log->count; i++) {
         const kl_segment_t *seg = log->segments[i];
         int64_t pos, stop;
         kl_batch_header_t h;
@@ -740,7 +800,7 @@ int kl_log_flush_fds(kl_log_t *log, int *fds, size_t max_fds, size_t *n, int64_t
         return 0;
     /* Segments whose offsets may reach past the flushed offset: a suffix of
      * the list (a segment's offsets stay below the next one's base). */
-    size_t i = find_segment(log, log->flushed_offset);
+    size_t i = kl_log__find_segment(log, log->flushed_offset);
     for (; i < log->count; i++) {
         kl_segment_t *seg = log->segments[i];
         if (seg->size == 0)
@@ -784,6 +844,31 @@ void kl_log_mark_flushed(kl_log_t *log, int64_t upto)
         log->dir_unsynced_base = -1;
 }
 
+int kl_log__write_file(kl_log_t *log, const char *name, const char *tmp, const char *text,
+                       sd_err_t *err)
+{
+    size_t len = strlen(text);
+    int fd = openat(log->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return io_error(log, "create", tmp, err);
+    errno = 0;
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+        if (errno == 0)
+            errno = EIO;
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return io_error(log, "write", tmp, err);
+    }
+    if (close(fd) < 0)
+        return io_error(log, "close", tmp, err);
+    if (renameat(log->dir_fd, tmp, log->dir_fd, name) < 0)
+        return io_error(log, "rename to", name, err);
+    if (fsync(log->dir_fd) < 0)
+        return io_error(log, "fsync the directory of", name, err);
+    return 0;
+}
+
 int kl_log_checkpoint(kl_log_t *log)
 {
     sd_err_t err;
@@ -793,26 +878,66 @@ int kl_log_checkpoint(kl_log_t *log)
     if (log->flushed_offset == log->checkpointed_offset)
         return 0;
     char text[64];
-    int len = snprintf(text, sizeof text, CHECKPOINT_MAGIC "\n%" PRId64 "\n", log->flushed_offset);
-    int fd = openat(log->dir_fd, CHECKPOINT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    errno = 0;
-    if (write(fd, text, (size_t)len) != len || fsync(fd) < 0) {
-        if (errno == 0)
-            errno = EIO;
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        goto fail;
+    snprintf(text, sizeof text, CHECKPOINT_MAGIC "\n%" PRId64 "\n", log->flushed_offset);
+    if (kl_log__write_file(log, CHECKPOINT_NAME, CHECKPOINT_TMP, text, &err)) {
+        sd_error("kl_log", "write checkpoint: %s", err.msg);
+        return KL_ERR_STORAGE;
     }
-    if (close(fd) < 0 || renameat(log->dir_fd, CHECKPOINT_TMP, log->dir_fd, CHECKPOINT_NAME) < 0 ||
-        fsync(log->dir_fd) < 0)
-        goto fail;
     log->checkpointed_offset = log->flushed_offset;
     return 0;
-fail:
-    io_error(log, "write checkpoint", CHECKPOINT_NAME, &err);
-    sd_error("kl_log", "%s", err.msg);
-    return KL_ERR_STORAGE;
+}
+
+int kl_log_delete_records(kl_log_t *log, int64_t offset, sd_err_t *err)
+{
+    int64_t end = kl_log_end_offset(log);
+    if (offset == -1)
+        offset = end;
+    if (offset < 0 || offset > end)
+        return sd_err_set(err, KL_ERR_OUT_OF_RANGE,
+                          "offset %" PRId64 " is outside the log [%" PRId64 ", %" PRId64 "]",
+                          offset, kl_log_start_offset(log), end);
+    if (offset <= kl_log_start_offset(log))
+        return 0;
+    char text[64];
+    snprintf(text, sizeof text, START_MAGIC "\n%" PRId64 "\n", offset);
+    int rc = kl_log__write_file(log, START_NAME, START_TMP, text, err);
+    if (rc)
+        return rc;
+    log->start_offset = offset;
+    delete_below_start(log);
+    return 0;
+}
+
+/* Retention runs on the event loop: deleting a segment is a few unlinks
+ * (cheap, no data is read), and it changes the segment list, which only
+ * this thread may touch; the cleaner thread is kept for the work that
+ * reads and writes whole segments. */
+size_t kl_log_apply_retention(kl_log_t *log, int64_t now_ms)
+{
+    const kl_log_config_t *c = &log->config;
+    if (!c->cleanup_delete)
+        return 0;
+    size_t deleted = 0;
+    int64_t total = kl_log_size_bytes(log);
+    while (log->count > 1) {
+        kl_segment_t *seg = log->segments[0];
+        const char *why = NULL;
+        char text[96];
+        if (c->retention_ms >= 0 && now_ms - seg->max_timestamp > c->retention_ms) {
+            snprintf(text, sizeof text, "retention.ms %" PRId64 " passed (largest timestamp %" PRId64
+                     ")", c->retention_ms, seg->max_timestamp);
+            why = text;
+        } else if (c->retention_bytes >= 0 && total - seg->size >= c->retention_bytes) {
+            snprintf(text, sizeof text, "log of %" PRId64 " bytes exceeds retention.bytes %" PRId64,
+                     total, c->retention_bytes);
+            why = text;
+        }
+        if (!why)
+            break;
+        total -= seg->size;
+        deleted += delete_prefix_below(log, log->segments[1]->base_offset, why);
+    }
+    if (deleted > 0 && fsync(log->dir_fd) < 0)
+        sd_warn("kl_log", "fsync %s: %s", log->dir, strerror(errno));
+    return deleted;
 }

@@ -37,6 +37,15 @@ typedef struct kl_log_config {
     int32_t segment_index_bytes;  /* segment.index.bytes, roll when an index is full */
     int32_t max_message_bytes;    /* max.message.bytes, largest accepted batch */
     int log_append_time;          /* message.timestamp.type=LogAppendTime */
+    /* cleanup.policy: delete (retention), compact (the cleaner), or both. */
+    int cleanup_delete;
+    int cleanup_compact;
+    int64_t retention_ms;              /* retention.ms, -1 = keep forever */
+    int64_t retention_bytes;           /* retention.bytes, -1 = no limit */
+    int64_t delete_retention_ms;       /* delete.retention.ms, tombstones' grace */
+    double min_cleanable_dirty_ratio;  /* min.cleanable.dirty.ratio */
+    int64_t min_compaction_lag_ms;     /* min.compaction.lag.ms */
+    int64_t max_compaction_lag_ms;     /* max.compaction.lag.ms */
 } kl_log_config_t;
 
 void kl_log_config_defaults(kl_log_config_t *config);
@@ -70,6 +79,8 @@ void kl_log_set_config(kl_log_t *log, const kl_log_config_t *config);
 int kl_log_append(kl_log_t *log, uint8_t *buf, size_t len, int64_t now_ms,
                   int64_t *base_offset, sd_err_t *err);
 
+/* The log start offset: the first segment's base, or higher after
+ * DeleteRecords (then it may fall inside a segment). */
 int64_t kl_log_start_offset(const kl_log_t *log);
 int64_t kl_log_end_offset(const kl_log_t *log); /* next offset to assign */
 /* Offset up to which data is known durable (fdatasync'ed). */
@@ -110,6 +121,21 @@ int kl_log_checkpoint(kl_log_t *log);
 
 /* Rolls a new segment if the active one is older than segment.ms. */
 void kl_log_maybe_roll(kl_log_t *log, int64_t now_ms);
+
+/* DeleteRecords: moves the log start offset up to `offset` (-1 = the end
+ * offset); a lower offset than the current start is a no-op. The new start
+ * is persisted (file "log-start-offset", replaced atomically) before whole
+ * segments below it are deleted, so a crash in between finishes the job at
+ * the next open. The active segment is never deleted. Returns 0,
+ * KL_ERR_OUT_OF_RANGE (offset > end) or KL_ERR_STORAGE. */
+int kl_log_delete_records(kl_log_t *log, int64_t offset, sd_err_t *err);
+
+/* Retention, when cleanup.policy has delete: deletes the oldest non-active
+ * segments whose largest timestamp is older than now - retention.ms, and
+ * while the log is larger than retention.bytes by at least the oldest
+ * segment. Only a prefix of the log goes. Returns the number of segments
+ * deleted. */
+size_t kl_log_apply_retention(kl_log_t *log, int64_t now_ms);
 
 /* Accessors (for metrics, retention and tests). */
 size_t kl_log_segment_count(const kl_log_t *log);

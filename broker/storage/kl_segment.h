@@ -29,6 +29,7 @@ typedef struct kl_segment {
     int64_t max_timestamp;           /* largest batch maxTimestamp, -1 when none */
     int64_t offset_of_max_timestamp; /* base offset of the batch that first had it */
     int64_t roll_base_ms;            /* start of the segment.ms clock, -1 until known */
+    int needs_rescan;                /* open: indexes must be rebuilt (a cleaned copy) */
     const char *dir;                 /* borrowed from the log, for messages */
     char name[40];                   /* "<20-digit base>.log" */
 } kl_segment_t;
