@@ -505,7 +505,7 @@ static void queue_current(bk_conn_t *conn)
         return;
     if (msg->out.w.err || msg->out.err) {
         out_msg_free(msg);
-        conn_close(conn, "out of memory encoding a response");
+        conn_close(conn, "the response could not be encoded (out of memory or a value the version cannot carry)");
         return;
     }
     sd_writer_patch_i32(&msg->out.w, 0, (int32_t)(kp_out_total(&msg->out) - 4));
