@@ -50,6 +50,12 @@ const sd_cfg_def_t bk_broker_config_defs[] = {
      "Retention by size per partition; -1 = none."},
     {"log.cleanup.policy", SD_CFG_CHOICE, "delete", UNBOUNDED, cleanup_policies,
      "Default cleanup.policy."},
+    {"log.retention.check.interval.ms", SD_CFG_LONG, "300000", 1, INT64_MAX, NULL,
+     "How often segments are checked against retention.ms and retention.bytes."},
+    {"log.cleaner.enable", SD_CFG_BOOL, "true", UNBOUNDED, NULL,
+     "Run the log cleaner (compaction of topics with cleanup.policy=compact)."},
+    {"log.cleaner.backoff.ms", SD_CFG_LONG, "15000", 0, INT64_MAX, NULL,
+     "Pause between the cleaner's checks for a log to clean."},
     {"log.cleaner.delete.retention.ms", SD_CFG_LONG, "86400000", 0, INT64_MAX, NULL,
      "How long tombstones are kept in a compacted topic."},
     {"log.cleaner.min.cleanable.ratio", SD_CFG_DOUBLE, "0.5", UNBOUNDED, NULL,
@@ -144,5 +150,9 @@ int bk_topic_config_validate(const char *name, const char *value, sd_err_t *err)
     if (!def)
         return sd_err_set(err, SD_ERR_INVALID, "unknown topic config '%s'", name);
     sd_cfg_value_t parsed;
-    return sd_cfg_parse_value(&def->def, value, &parsed, err);
+    int rc = sd_cfg_parse_value(&def->def, value, &parsed, err);
+    if (rc == 0 && def->def.type == SD_CFG_DOUBLE && (parsed.d < 0 || parsed.d > 1))
+        rc = sd_err_set(err, SD_ERR_INVALID, "invalid value '%s' for %s: must be between 0 and 1",
+                        value, name);
+    return rc;
 }

@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "config.h"
 #include "group/coordinator.h"
+#include "log_cleaner.h"
 
 #define MOD "server"
 #define CLEAN_SHUTDOWN_FILE ".strand-clean-shutdown"
@@ -107,6 +108,7 @@ struct bk_server_internal {
     int64_t max_request_bytes;
     int64_t idle_ms;
     int64_t max_connections;
+    bk_cleaner_t *cleaner; /* retention and compaction */
 };
 
 int64_t bk_now_ms(void)
@@ -821,6 +823,7 @@ static void periodic(bk_server_t *server)
         for (int32_t p = 0; p < topic->partition_count; p++)
             kl_log_maybe_roll(topic->partitions[p].log, server->now_ms);
     }
+    bk_cleaner_tick(in->cleaner, &server->topics, server->now_ms);
     if (server->now_ms - in->last_checkpoint_ms >= 10000) {
         in->last_checkpoint_ms = server->now_ms;
         for (size_t t = 0; t < server->topics.count; t++) {
@@ -977,6 +980,9 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     rc = bk_coordinator_start(server, err);
     if (rc)
         return rc;
+    rc = bk_cleaner_start(cfg, &server->internal->cleaner, err);
+    if (rc)
+        return rc;
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -1109,6 +1115,8 @@ void bk_server_free(bk_server_t *server)
     while (in->conns)
         conn_free(in->conns);
     bk_coordinator_free(server);
+    bk_cleaner_stop(in->cleaner, &server->topics);
+    in->cleaner = NULL;
     if (server->topics.dir) {
         flush_all(server);
         bk_topics_close(&server->topics);

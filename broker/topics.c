@@ -86,6 +86,18 @@ static void apply_configs(const bk_topics_t *topics, bk_topic_t *topic)
     lc->log_append_time = strcmp(bk_topic_config_value(topics, topic, "message.timestamp.type",
                                                        buf, sizeof buf, NULL),
                                  "LogAppendTime") == 0;
+    const char *policy =
+        bk_topic_config_value(topics, topic, "cleanup.policy", buf, sizeof buf, NULL);
+    lc->cleanup_compact = strstr(policy, "compact") != NULL;
+    lc->cleanup_delete = strstr(policy, "delete") != NULL;
+    lc->retention_ms = config_long(topics, topic, "retention.ms");
+    lc->retention_bytes = config_long(topics, topic, "retention.bytes");
+    lc->delete_retention_ms = config_long(topics, topic, "delete.retention.ms");
+    lc->min_compaction_lag_ms = config_long(topics, topic, "min.compaction.lag.ms");
+    lc->max_compaction_lag_ms = config_long(topics, topic, "max.compaction.lag.ms");
+    lc->min_cleanable_dirty_ratio = strtod(
+        bk_topic_config_value(topics, topic, "min.cleanable.dirty.ratio", buf, sizeof buf, NULL),
+        NULL);
     topic->flush_messages = config_long(topics, topic, "flush.messages");
     topic->flush_ms = config_long(topics, topic, "flush.ms");
 }
