@@ -1,0 +1,304 @@
+"""Consumer groups with real clients: two confluent-kafka consumers share a
+topic and one takes over when the other leaves; committed offsets survive a
+clean restart and a kill -9; kcat -G, kafka-python and kafkajs read as
+group members; the admin APIs list, describe and delete groups."""
+
+import json
+import os
+import shutil
+import time
+import unittest
+
+try:
+    from . import harness
+except ImportError:  # run from inside tests/e2e
+    import harness
+
+KCAT = shutil.which("kcat") or shutil.which("kafkacat")
+NODE = shutil.which("node") or shutil.which("nodejs")
+KAFKAJS_SCRIPT = os.path.join(harness.E2E_DIR, "kafkajs_consume.js")
+KAFKAJS = os.path.join(harness.E2E_DIR, "node_modules", "kafkajs")
+WAIT = 30  # bound on every wait for a client
+
+GROUP_PROPS = {
+    "group.initial.rebalance.delay.ms": 0,
+    "group.min.session.timeout.ms": 1000,
+}
+
+
+def group_consumer(bootstrap, group, **extra):
+    from confluent_kafka import Consumer
+    conf = harness.client_config(bootstrap, **{
+        "group.id": group,
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 300,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": True,
+        "auto.commit.interval.ms": 200,
+        "fetch.wait.max.ms": 100,
+        "topic.metadata.refresh.interval.ms": 1000,
+    })
+    conf.update({k.replace("_", "."): v for k, v in extra.items()})
+    return Consumer(conf)
+
+
+class Member:
+    """A subscribed confluent-kafka consumer that records its assignment."""
+
+    def __init__(self, bootstrap, group, topic, **extra):
+        self.consumer = group_consumer(bootstrap, group, **extra)
+        self.assigned = set()
+        self.records = []
+        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _on_assign(self, consumer, partitions):
+        self.assigned = {p.partition for p in partitions}
+
+    def _on_revoke(self, consumer, partitions):
+        self.assigned = set()
+
+    def poll(self, timeout=0.1):
+        msg = self.consumer.poll(timeout)
+        if msg is None:
+            return
+        err = msg.error()
+        if err is not None:
+            if err.fatal():
+                raise AssertionError("consumer error: %s" % err)
+            return
+        self.records.append((msg.partition(), msg.offset(), msg.value()))
+
+    def close(self):
+        self.consumer.close()
+
+
+def poll_until(members, predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s; assignments %s, records %s"
+                                 % (timeout, what, [sorted(m.assigned) for m in members],
+                                    [len(m.records) for m in members]))
+        for m in members:
+            m.poll(0.05)
+
+
+def produce_spread(bootstrap, topic, partitions, start, count):
+    """count records valued b"r<i>" for i in start.., round-robin over partitions."""
+    records = [{"value": b"r%d" % i, "partition": i % partitions} for i in range(start, start + count)]
+    harness.produce(bootstrap, topic, records)
+    return {b"r%d" % i for i in range(start, start + count)}
+
+
+def read_group(bootstrap, group, topic, count, timeout=WAIT, **extra):
+    """Joins `group`, reads at least `count` records, commits synchronously and
+    leaves; returns the records, then polls briefly to catch extra ones."""
+    extra.setdefault("enable_auto_commit", False)
+    m = Member(bootstrap, group, topic, **extra)
+    try:
+        poll_until([m], lambda: len(m.records) >= count, timeout, "%d records" % count)
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            m.poll(0.1)
+        if m.records:
+            m.consumer.commit(asynchronous=False)
+        return m.records
+    finally:
+        m.close()
+
+
+class GroupTest(harness.BrokerTestCase):
+
+    broker_props = GROUP_PROPS
+
+    def test_two_members_share_then_one_takes_over(self):
+        broker = self.start_broker()
+        topic = "grp-share"
+        harness.create_topic(broker.bootstrap, topic, partitions=4)
+        a = Member(broker.bootstrap, "share", topic)
+        b = None
+        try:
+            poll_until([a], lambda: len(a.assigned) == 4, WAIT, "the first member to get all partitions")
+            b = Member(broker.bootstrap, "share", topic)
+            poll_until([a, b], lambda: len(a.assigned) == 2 and len(b.assigned) == 2, WAIT,
+                       "two partitions each")
+            self.assertEqual(a.assigned | b.assigned, {0, 1, 2, 3})
+            sent = produce_spread(broker.bootstrap, topic, 4, 0, 40)
+            poll_until([a, b], lambda: len(a.records) + len(b.records) >= 40, WAIT, "40 records")
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                a.poll(0.05)
+                b.poll(0.05)
+            got = [r[2] for r in a.records + b.records]
+            self.assertEqual(len(got), 40, "a record was read twice")
+            self.assertEqual(set(got), sent)
+            self.assertEqual({r[0] for r in a.records}, a.assigned)
+            self.assertEqual({r[0] for r in b.records}, b.assigned)
+
+            # b leaves (committing what it read); a takes over all four.
+            b.close()
+            b = None
+            poll_until([a], lambda: len(a.assigned) == 4, WAIT, "the remaining member to take over")
+            before = len(a.records)
+            sent = produce_spread(broker.bootstrap, topic, 4, 40, 20)
+            poll_until([a], lambda: len(a.records) >= before + 20, WAIT, "20 new records")
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                a.poll(0.05)
+            new = [r[2] for r in a.records[before:]]
+            self.assertEqual(sorted(new), sorted(sent), "the new records exactly once, nothing re-read")
+            self.assertEqual({r[0] for r in a.records[before:]}, {0, 1, 2, 3})
+        finally:
+            a.close()
+            if b is not None:
+                b.close()
+
+    def test_committed_offsets_survive_restart_and_kill9(self):
+        from confluent_kafka import TopicPartition
+        broker = self.start_broker()
+        topic = "grp-durable"
+        harness.create_topic(broker.bootstrap, topic, partitions=2)
+        produce_spread(broker.bootstrap, topic, 2, 0, 30)
+        got = read_group(broker.bootstrap, "durable", topic, 30)
+        self.assertEqual(len(got), 30)
+
+        broker.restart()
+        c = group_consumer(broker.bootstrap, "durable")
+        try:
+            committed = c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)
+            self.assertEqual(sorted(tp.offset for tp in committed), [15, 15])
+        finally:
+            c.close()
+        sent = produce_spread(broker.bootstrap, topic, 2, 30, 10)
+        got = read_group(broker.bootstrap, "durable", topic, 10)
+        self.assertEqual(sorted(r[2] for r in got), sorted(sent), "resumed after the committed offsets")
+
+        broker.kill9()
+        broker.start()
+        sent = produce_spread(broker.bootstrap, topic, 2, 40, 6)
+        got = read_group(broker.bootstrap, "durable", topic, 6)
+        self.assertEqual(sorted(r[2] for r in got), sorted(sent), "resumed after a kill -9")
+
+    def test_standalone_commit_and_metadata(self):
+        from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+        from kafka.structs import OffsetAndMetadata
+        broker = self.start_broker()
+        topic = "grp-standalone"
+        harness.create_topic(broker.bootstrap, topic, partitions=2)
+        # assign(), never subscribe(): generation -1 and no member id.
+        consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="solo",
+                                 enable_auto_commit=False, request_timeout_ms=20000)
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        try:
+            tp0, tp1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
+            consumer.assign([tp0, tp1])
+            consumer.commit({tp0: OffsetAndMetadata(7, "checkpoint-7")})
+            self.assertEqual(consumer.committed(tp0), 7)
+            self.assertIsNone(consumer.committed(tp1))  # -1 on the wire: nothing committed
+            consumer.commit({tp0: OffsetAndMetadata(9, None), tp1: OffsetAndMetadata(3, "x" * 100)})
+            offsets = admin.list_consumer_group_offsets("solo")
+            self.assertEqual({tp.partition: (om.offset, om.metadata) for tp, om in offsets.items()},
+                             {0: (9, ""), 1: (3, "x" * 100)})
+        finally:
+            consumer.close()
+            admin.close()
+
+    @unittest.skipIf(KCAT is None, "kcat is not installed")
+    def test_kcat_reads_as_group(self):
+        broker = self.start_broker()
+        topic = "grp-kcat"
+        harness.create_topic(broker.bootstrap, topic, partitions=3)
+        sent = produce_spread(broker.bootstrap, topic, 3, 0, 30)
+        args = [KCAT, "-b", broker.bootstrap, "-G", "kcat-group", topic, "-e", "-q", "-f", "%s\n",
+                "-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000",
+                "-X", "heartbeat.interval.ms=300"]
+        proc = harness.run_process(args, WAIT)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace")[-2000:])
+        self.assertEqual(set(proc.stdout.split()), sent)
+        self.assertEqual(len(proc.stdout.split()), 30)
+        # The group committed: a second run starts after what was read.
+        sent = produce_spread(broker.bootstrap, topic, 3, 30, 6)
+        proc = harness.run_process(args, WAIT)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace")[-2000:])
+        self.assertEqual(sorted(proc.stdout.split()), sorted(sent))
+
+    def test_kafka_python_group_consumer(self):
+        from kafka import KafkaConsumer, TopicPartition
+        broker = self.start_broker()
+        topic = "grp-kpy"
+        harness.create_topic(broker.bootstrap, topic, partitions=2)
+        sent = produce_spread(broker.bootstrap, topic, 2, 0, 20)
+        consumer = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id="kpy",
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 session_timeout_ms=6000, heartbeat_interval_ms=300,
+                                 consumer_timeout_ms=WAIT * 1000, request_timeout_ms=20000)
+        try:
+            got = []
+            deadline = time.monotonic() + WAIT
+            while len(got) < 20 and time.monotonic() < deadline:
+                for batch in consumer.poll(timeout_ms=200).values():
+                    got.extend(m.value for m in batch)
+            self.assertEqual(sorted(got), sorted(sent))
+            consumer.commit()
+            committed = [consumer.committed(TopicPartition(topic, p)) for p in (0, 1)]
+            self.assertEqual(committed, [10, 10])
+        finally:
+            consumer.close()
+
+    @unittest.skipIf(NODE is None, "node is not installed")
+    def test_kafkajs_group_consumer(self):
+        if not os.path.isdir(KAFKAJS):
+            self.fail("kafkajs is not installed: run `npm ci` in tests/e2e")
+        broker = self.start_broker()
+        topic = "grp-kjs"
+        harness.create_topic(broker.bootstrap, topic, partitions=2)
+        sent = produce_spread(broker.bootstrap, topic, 2, 0, 20)
+        proc = harness.run_process([NODE, KAFKAJS_SCRIPT, "--brokers", broker.bootstrap, "--topic", topic,
+                                    "--group", "kjs", "--count", "20", "--timeout", str(WAIT * 1000)],
+                                   WAIT + 15, cwd=harness.E2E_DIR)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace")[-3000:])
+        out = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        values = sorted(r[2].encode() for r in out["records"])
+        self.assertEqual(values, sorted(sent))
+        # The commits landed: kafka-python sees them.
+        from kafka import KafkaAdminClient
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        try:
+            offsets = admin.list_consumer_group_offsets("kjs")
+            self.assertEqual({tp.partition: om.offset for tp, om in offsets.items()}, {0: 10, 1: 10})
+        finally:
+            admin.close()
+
+    def test_admin_list_describe_delete(self):
+        from kafka import KafkaAdminClient
+        from kafka.errors import GroupIdNotFoundError, NoError, NonEmptyGroupError
+        broker = self.start_broker()
+        topic = "grp-admin"
+        harness.create_topic(broker.bootstrap, topic, partitions=2)
+        produce_spread(broker.bootstrap, topic, 2, 0, 4)
+        read_group(broker.bootstrap, "finished", topic, 4)
+        live = Member(broker.bootstrap, "live", topic)
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        try:
+            poll_until([live], lambda: len(live.assigned) == 2, WAIT, "the live member's assignment")
+            groups = dict(admin.list_consumer_groups())
+            self.assertEqual(groups.get("live"), "consumer")
+            self.assertIn("finished", groups)
+            described = {d.group: d for d in admin.describe_consumer_groups(["live", "finished"])}
+            self.assertEqual(described["live"].state, "Stable")
+            self.assertEqual(described["live"].protocol, "range")
+            self.assertEqual(len(described["live"].members), 1)
+            self.assertEqual(described["finished"].state, "Empty")
+            results = dict(admin.delete_consumer_groups(["finished", "live", "never-was"]))
+            self.assertIs(results["finished"], NoError)
+            self.assertIs(results["live"], NonEmptyGroupError)
+            self.assertIs(results["never-was"], GroupIdNotFoundError)
+            self.assertNotIn("finished", dict(admin.list_consumer_groups()))
+            self.assertEqual(admin.list_consumer_group_offsets("finished"), {})
+        finally:
+            admin.close()
+            live.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
