@@ -11,8 +11,10 @@ import unittest
 
 try:
     from . import harness
+    from .test_protocol_errors import Connection, i16, i32, request, string
 except ImportError:  # run from inside tests/e2e
     import harness
+    from test_protocol_errors import Connection, i16, i32, request, string
 
 KCAT = shutil.which("kcat") or shutil.which("kafkacat")
 NODE = shutil.which("node") or shutil.which("nodejs")
@@ -298,6 +300,139 @@ class GroupTest(harness.BrokerTestCase):
         finally:
             admin.close()
             live.close()
+
+
+# -- the group protocol by hand ------------------------------------------------------
+
+API_JOIN, API_HEARTBEAT, API_LEAVE, API_SYNC, API_DESCRIBE = 11, 12, 13, 14, 15
+ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, UNKNOWN_MEMBER_ID = 22, 23, 25
+INVALID_SESSION_TIMEOUT, REBALANCE_IN_PROGRESS = 26, 27
+
+
+def nbytes(b):
+    return i32(len(b)) + b
+
+
+class RawMember:
+    """One member speaking JoinGroup v2, SyncGroup/Heartbeat/LeaveGroup v1."""
+
+    def __init__(self, broker, group=b"raw", session_ms=3000, protocol=b"range"):
+        self.conn = Connection(broker)
+        self.group, self.session_ms, self.protocol = group, session_ms, protocol
+        self.member_id, self.generation, self.cid = b"", -1, 0
+
+    def send_join(self):
+        self.cid += 1
+        body = (string(self.group) + i32(self.session_ms) + i32(self.session_ms) + string(self.member_id)
+                + string(b"consumer") + i32(1) + string(self.protocol) + nbytes(b"meta-" + self.protocol))
+        self.conn.send(request(API_JOIN, 2, self.cid, body))
+
+    def read_join(self):
+        r = self.conn.read_response(self.cid)
+        r.i32()
+        error, generation = r.i16(), r.i32()
+        protocol, leader, member_id = r.string(), r.string(), r.string()
+        members = [(r.string(), r.take(r.i32())) for _ in range(r.i32())]
+        if error == 0:
+            self.member_id, self.generation = member_id, generation
+        return error, generation, protocol, leader, members
+
+    def join(self):
+        self.send_join()
+        return self.read_join()
+
+    def sync(self, assignments=()):
+        self.cid += 1
+        body = string(self.group) + i32(self.generation) + string(self.member_id) + i32(len(assignments))
+        body += b"".join(string(m) + nbytes(a) for m, a in assignments)
+        self.conn.send(request(API_SYNC, 1, self.cid, body))
+        r = self.conn.read_response(self.cid)
+        r.i32()
+        return r.i16(), r.take(r.i32())
+
+    def heartbeat(self, generation=None):
+        self.cid += 1
+        gen = self.generation if generation is None else generation
+        self.conn.send(request(API_HEARTBEAT, 1, self.cid, string(self.group) + i32(gen) + string(self.member_id)))
+        r = self.conn.read_response(self.cid)
+        r.i32()
+        return r.i16()
+
+    def leave(self):
+        self.cid += 1
+        self.conn.send(request(API_LEAVE, 1, self.cid, string(self.group) + string(self.member_id)))
+        r = self.conn.read_response(self.cid)
+        r.i32()
+        return r.i16()
+
+    def close(self):
+        self.conn.close()
+
+
+class GroupProtocolTest(harness.BrokerTestCase):
+
+    broker_props = GROUP_PROPS
+
+    def test_errors_and_a_member_whose_connection_died_while_parked(self):
+        broker = self.start_broker()
+        a = RawMember(broker)
+        self.addCleanup(a.close)
+        error, generation, protocol, leader, members = a.join()
+        self.assertEqual((error, generation, protocol), (0, 1, b"range"))
+        self.assertEqual(leader, a.member_id)
+        self.assertEqual([m for m, _ in members], [a.member_id])
+        self.assertEqual(a.sync([(a.member_id, b"all of it")]), (0, b"all of it"))
+        self.assertEqual(a.heartbeat(), 0)
+        self.assertEqual(a.heartbeat(generation=0), ILLEGAL_GENERATION)
+
+        # Errors a join can get.
+        bad = RawMember(broker, session_ms=100)
+        self.addCleanup(bad.close)
+        self.assertEqual(bad.join()[0], INVALID_SESSION_TIMEOUT)
+        other = RawMember(broker, protocol=b"RoundRobinAssigner")
+        self.addCleanup(other.close)
+        self.assertEqual(other.join()[0], INCONSISTENT_GROUP_PROTOCOL)
+        other.member_id = b"made-up"
+        self.assertEqual(other.heartbeat(generation=1), UNKNOWN_MEMBER_ID)
+
+        # b's join parks (a has not rejoined yet); then b's connection dies.
+        b = RawMember(broker)
+        b.send_join()
+        time.sleep(0.3)
+        b.close()
+        self.assertEqual(a.heartbeat(), REBALANCE_IN_PROGRESS)
+        # a rejoins: the rebalance completes with b, whose answer is lost...
+        error, generation, _, leader, members = a.join()
+        self.assertEqual((error, generation, leader), (0, 2, a.member_id))
+        self.assertEqual(len(members), 2)
+        self.assertEqual(a.sync([(m, b"half") for m, _ in members]), (0, b"half"))
+        # ...and b, never heard from again, expires one session later.
+        deadline = time.monotonic() + 10
+        while a.heartbeat() == 0:
+            self.assertLess(time.monotonic(), deadline, "the dead member was never removed")
+            time.sleep(0.2)
+        error, generation, _, _, members = a.join()
+        self.assertEqual((error, generation, len(members)), (0, 3, 1))
+        self.assertEqual(a.sync([(a.member_id, b"all again")]), (0, b"all again"))
+
+        # A follower's SyncGroup parks until the leader's arrives.
+        c = RawMember(broker)
+        self.addCleanup(c.close)
+        c.send_join()
+        time.sleep(0.2)
+        self.assertEqual(a.heartbeat(), REBALANCE_IN_PROGRESS)
+        self.assertEqual(a.join()[1], 4)
+        self.assertEqual(c.read_join()[1], 4)
+        c.cid += 1
+        c.conn.send(request(API_SYNC, 1, c.cid, string(c.group) + i32(4) + string(c.member_id) + i32(0)))
+        time.sleep(0.3)
+        self.assertEqual(a.sync([(a.member_id, b"A"), (c.member_id, b"C")]), (0, b"A"))
+        r = c.conn.read_response(c.cid)
+        r.i32()
+        self.assertEqual((r.i16(), r.take(r.i32())), (0, b"C"))
+        self.assertEqual(c.leave(), 0)
+        self.assertEqual(c.leave(), UNKNOWN_MEMBER_ID)
+        self.assertEqual(a.heartbeat(), REBALANCE_IN_PROGRESS)
 
 
 if __name__ == "__main__":
