@@ -290,6 +290,38 @@ int bk_topics_create(bk_topics_t *topics, const char *name, int32_t partitions,
     return 0;
 }
 
+int bk_topics_set_configs(bk_topics_t *topics, bk_topic_t *topic, const sd_props_t *configs,
+                          int validate_only, sd_err_t *err)
+{
+    for (size_t i = 0; i < sd_props_count(configs); i++) {
+        sd_err_t why;
+        if (bk_topic_config_validate(sd_props_key_at(configs, i), sd_props_value_at(configs, i),
+                                     &why))
+            return sd_err_set(err, BK_TOPIC_INVALID_CONFIG, "%s", why.msg);
+    }
+    if (validate_only)
+        return 0;
+    sd_props_t *copy = sd_props_new();
+    if (!copy)
+        return sd_err_set(err, SD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < sd_props_count(configs); i++)
+        if (sd_props_set(copy, sd_props_key_at(configs, i), sd_props_value_at(configs, i))) {
+            sd_props_free(copy);
+            return sd_err_set(err, SD_ERR_NOMEM, "out of memory");
+        }
+    if (bk_meta_set_topic_configs(topics->meta, topic->name, copy, err)) {
+        sd_props_free(copy);
+        return BK_TOPIC_STORAGE;
+    }
+    sd_props_free(topic->overrides);
+    topic->overrides = copy;
+    apply_configs(topics, topic);
+    for (int32_t p = 0; p < topic->partition_count; p++)
+        kl_log_set_config(topic->partitions[p].log, &topic->log_config);
+    sd_info("topics", "topic %s: %zu config override(s) set", topic->name, sd_props_count(copy));
+    return 0;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     return remove(path);

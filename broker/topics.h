@@ -81,6 +81,15 @@ int bk_topics_create(bk_topics_t *topics, const char *name, int32_t partitions,
  * topic's logs are closed; pointers to it become invalid. */
 int bk_topics_delete(bk_topics_t *topics, const char *name, sd_err_t *err);
 
+/* Replaces every config override of a topic with `configs` (AlterConfigs,
+ * and IncrementalAlterConfigs once its operations are applied): each name
+ * and value is validated first (BK_TOPIC_INVALID_CONFIG with a message
+ * naming the property), then the overrides are persisted, and the effective
+ * configs reach the open logs and the cleaner. validate_only checks and
+ * changes nothing. configs is borrowed (copied). */
+int bk_topics_set_configs(bk_topics_t *topics, bk_topic_t *topic, const sd_props_t *configs,
+                          int validate_only, sd_err_t *err);
+
 /* Effective value of a topic config (override or broker default) as text
  * in buf; *is_default = 1 when no override exists. */
 const char *bk_topic_config_value(const bk_topics_t *topics, const bk_topic_t *topic,

@@ -29,9 +29,12 @@ const bk_api_entry_t bk_api_table[] = {
     {18, 0, 3, bk_handle_api_versions},
     {19, 0, 4, bk_handle_create_topics},
     {20, 0, 3, bk_handle_delete_topics},
+    {21, 0, 1, bk_handle_delete_records},
     {22, 0, 1, bk_handle_init_producer_id},
     {32, 0, 3, bk_handle_describe_configs},
+    {33, 0, 2, bk_handle_alter_configs},
     {42, 0, 1, bk_handle_delete_groups},
+    {44, 0, 1, bk_handle_incremental_alter_configs},
     {47, 0, 0, bk_handle_offset_delete},
 };
 const size_t bk_api_table_count = sizeof bk_api_table / sizeof bk_api_table[0];
