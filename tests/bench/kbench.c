@@ -5,8 +5,10 @@
  * bytes to one partition and time every record from produce() to its delivery
  * report (the ack latency kafka-producer-perf-test reports). consume: one
  * consumer reads COUNT records of one partition from its beginning, with no
- * consumer group.
- * Either mode prints one JSON line on stdout for tests/bench/run_bench.py.
+ * consumer group. rebalance: times a consumer group's first member from
+ * subscribe() to its first record, then a second member from subscribe()
+ * until both consume their new share of the partitions.
+ * Every mode prints one JSON line on stdout for tests/bench/run_bench.py.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -49,6 +51,7 @@ typedef struct options {
     int batch_records;
     long long queue_records;
     int timeout_s;
+    int partitions; /* rebalance: partitions of the topic it creates */
     const char *extra[MAX_EXTRA_PROPS]; /* "key=value" librdkafka properties */
     int extra_count;
 } options_t;
@@ -145,7 +148,8 @@ static void set_extra_props(rd_kafka_conf_t *conf)
 
 static void on_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf)
 {
-    fprintf(stderr, "kbench: librdkafka %s %s: %s\n", rd_kafka_name(rk), facility, buf);
+    fprintf(stderr, "kbench: %.3f ms: librdkafka %s %s: %s\n", (double)now_us() / 1000.0,
+            rd_kafka_name(rk), facility, buf);
 }
 
 /* ---- produce ---------------------------------------------------------- */
@@ -505,11 +509,206 @@ static int run_consume(void)
     return status;
 }
 
+/* ---- rebalance -------------------------------------------------------- */
+
+/* One group member. Written by the rebalance callback, which librdkafka
+ * runs inside this thread's rd_kafka_consumer_poll(). */
+typedef struct member {
+    rd_kafka_t *rk;
+    const char *name;
+    int assigned;         /* partitions currently assigned */
+    int assignments;      /* assignments received so far */
+    long long records;    /* records since the last assignment */
+    long long first_us;   /* first record after the last assignment, or -1 */
+} member_t;
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    member_t *m = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_assign(rk, partitions);
+        m->assigned = partitions->cnt;
+        m->assignments++;
+        m->records = 0;
+        m->first_us = -1;
+    } else {
+        rd_kafka_assign(rk, NULL);
+        m->assigned = 0;
+    }
+}
+
+static void member_create(member_t *m, const char *name, const char *group)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set_prop(conf, "bootstrap.servers", opt.brokers);
+    set_prop(conf, "client.id", name);
+    set_prop(conf, "group.id", group);
+    set_prop(conf, "auto.offset.reset", "earliest");
+    /* Nothing is committed, so after a rebalance each member reads its new
+     * partitions from the start: records are there at once. */
+    set_prop(conf, "enable.auto.commit", "false");
+    set_prop(conf, "session.timeout.ms", "6000");
+    /* A member learns of a rebalance from its next heartbeat: the interval
+     * bounds the figure from below, so keep it short. */
+    set_prop(conf, "heartbeat.interval.ms", "100");
+    set_prop(conf, "fetch.wait.max.ms", "100");
+    set_prop(conf, "socket.nagle.disable", "true");
+    set_extra_props(conf);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, m);
+    m->name = name;
+    m->first_us = -1;
+    m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!m->rk)
+        die("%s: %s", name, err);
+    rd_kafka_poll_set_consumer(m->rk);
+}
+
+static void member_subscribe(member_t *m)
+{
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, opt.topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(m->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err)
+        die("%s: subscribe: %s", m->name, rd_kafka_err2str(err));
+}
+
+static void member_poll(member_t *m)
+{
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 0);
+    if (!msg)
+        return;
+    if (!msg->err) {
+        if (m->first_us < 0)
+            m->first_us = now_us();
+        m->records++;
+    } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        fprintf(stderr, "kbench: %s: %s\n", m->name, rd_kafka_message_errstr(msg));
+    }
+    rd_kafka_message_destroy(msg);
+}
+
+/* Creates the topic with opt.partitions partitions and fills each with
+ * records, so members have something to read the moment they are assigned. */
+static void rebalance_prepare(void)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set_prop(conf, "bootstrap.servers", opt.brokers);
+    set_prop(conf, "client.id", "kbench-rebalance-setup");
+    set_prop(conf, "linger.ms", "5");
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk)
+        die("setup producer: %s", err);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(opt.topic, opt.partitions, 1, err, sizeof err);
+    if (!nt)
+        die("new topic: %s", err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    if (!ev)
+        die("create topic %s: no answer within 30 s", opt.topic);
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **results = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    if (rd_kafka_event_error(ev) || (n == 1 && rd_kafka_topic_result_error(results[0])))
+        die("create topic %s: %s", opt.topic,
+            rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
+                                     : rd_kafka_topic_result_error_string(results[0]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, opt.topic, NULL);
+    if (!rkt)
+        die("topic %s: %s", opt.topic, rd_kafka_err2str(rd_kafka_last_error()));
+    for (long long i = 0; i < opt.count; i++) {
+        while (rd_kafka_produce(rkt, (int32_t)(i % opt.partitions), RD_KAFKA_MSG_F_COPY,
+                                (void *)payload_for(i), (size_t)opt.size, NULL, 0, NULL) == -1) {
+            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                die("setup produce: %s", rd_kafka_err2str(rd_kafka_last_error()));
+            rd_kafka_poll(rk, 10);
+        }
+    }
+    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        die("setup produce: records not acknowledged within 30 s");
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+}
+
+static int run_rebalance(void)
+{
+    char group[300];
+    snprintf(group, sizeof group, "%s-group", opt.topic);
+    rebalance_prepare();
+    member_t a = {0}, b = {0};
+    member_create(&a, "kbench-member-a", group);
+    member_create(&b, "kbench-member-b", group);
+    deadline_us = now_us() + (long long)opt.timeout_s * 1000000;
+
+    /* Baseline: one member alone, subscribe() to its first record (find
+     * the coordinator, join, sync, fetch offsets, fetch). */
+    long long start = now_us();
+    member_subscribe(&a);
+    while (a.first_us < 0 && now_us() < deadline_us) {
+        member_poll(&a);
+        sleep_us(500);
+    }
+    if (a.first_us < 0)
+        die("the first member read nothing within %d s", opt.timeout_s);
+    double first_join_ms = (double)(a.first_us - start) / 1000.0;
+
+    /* The second member: from its subscribe() until both members consume
+     * after the rebalance (a revoked, rejoined and reassigned, b assigned). */
+    int a_before = a.assignments;
+    start = now_us();
+    member_subscribe(&b);
+    long long both_us = -1, b_assigned_us = -1;
+    while (now_us() < deadline_us) {
+        member_poll(&a);
+        member_poll(&b);
+        if (b_assigned_us < 0 && b.assignments > 0)
+            b_assigned_us = now_us();
+        if (a.assignments > a_before && a.first_us >= 0 && b.assignments > 0 && b.first_us >= 0) {
+            both_us = a.first_us > b.first_us ? a.first_us : b.first_us;
+            break;
+        }
+        sleep_us(500);
+    }
+    int status = both_us < 0;
+    printf("{\"mode\":\"rebalance\",\"topic\":\"%s\",\"partitions\":%d,\"first_join_ms\":%.3f,"
+           "\"rebalance_ms\":%.3f,\"second_assigned_ms\":%.3f,\"a_partitions\":%d,"
+           "\"b_partitions\":%d}\n",
+           opt.topic, opt.partitions, first_join_ms,
+           both_us < 0 ? -1.0 : (double)(both_us - start) / 1000.0,
+           b_assigned_us < 0 ? -1.0 : (double)(b_assigned_us - start) / 1000.0, a.assigned,
+           b.assigned);
+    fflush(stdout);
+    if (status)
+        fprintf(stderr, "kbench: the members did not both consume within %d s (a: %d partitions,"
+                        " b: %d)\n", opt.timeout_s, a.assigned, b.assigned);
+    rd_kafka_consumer_close(b.rk);
+    rd_kafka_destroy(b.rk);
+    rd_kafka_consumer_close(a.rk);
+    rd_kafka_destroy(a.rk);
+    return status;
+}
+
 /* ---- options ---------------------------------------------------------- */
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: kbench --mode produce|consume --brokers HOST:PORT --topic NAME [options]\n"
+    fprintf(out, "usage: kbench --mode produce|consume|rebalance --brokers HOST:PORT --topic NAME [options]\n"
                  "  --count N          records to produce or consume (default 1000000)\n"
                  "  --size BYTES       record value size (default 100)\n"
                  "  --partition P      partition to use (default 0)\n"
@@ -521,6 +720,7 @@ static void usage(FILE *out)
                  "  --batch-records N  producer batch.num.messages (default 10000)\n"
                  "  --queue-records N  producer queue.buffering.max.messages (default 100000)\n"
                  "  --timeout S        give up after S seconds (default 120)\n"
+                 "  --partitions N     rebalance: partitions of the topic it creates (default 4)\n"
                  "  -X key=value       any other librdkafka property (repeatable)\n"
                  "Prints one JSON line with records/s, MB/s (MiB of record values) and, for\n"
                  "produce, ack latency percentiles in milliseconds.\n");
@@ -543,6 +743,7 @@ static void parse_options(int argc, char **argv)
         {"batch-records", required_argument, NULL, 'B'},
         {"queue-records", required_argument, NULL, 'Q'},
         {"timeout", required_argument, NULL, 'T'},
+        {"partitions", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -559,6 +760,7 @@ static void parse_options(int argc, char **argv)
         .batch_records = 10000,
         .queue_records = 100000,
         .timeout_s = 120,
+        .partitions = 4,
     };
     int c;
     while ((c = getopt_long(argc, argv, "X:h", longopts, NULL)) != -1) {
@@ -577,6 +779,7 @@ static void parse_options(int argc, char **argv)
         case 'B': opt.batch_records = (int)parse_number("batch-records", optarg, 1, 1000000); break;
         case 'Q': opt.queue_records = parse_number("queue-records", optarg, 1, 10000000); break;
         case 'T': opt.timeout_s = (int)parse_number("timeout", optarg, 1, 86400); break;
+        case 'P': opt.partitions = (int)parse_number("partitions", optarg, 2, 10000); break;
         case 'X':
             if (opt.extra_count == MAX_EXTRA_PROPS)
                 die("at most %d -X properties", MAX_EXTRA_PROPS);
@@ -590,8 +793,9 @@ static void parse_options(int argc, char **argv)
         usage(stderr);
         exit(2);
     }
-    if (strcmp(opt.mode, "produce") != 0 && strcmp(opt.mode, "consume") != 0)
-        die("--mode must be produce or consume, not '%s'", opt.mode);
+    if (strcmp(opt.mode, "produce") != 0 && strcmp(opt.mode, "consume") != 0 &&
+        strcmp(opt.mode, "rebalance") != 0)
+        die("--mode must be produce, consume or rebalance, not '%s'", opt.mode);
 }
 
 int main(int argc, char **argv)
@@ -602,6 +806,12 @@ int main(int argc, char **argv)
     if (strcmp(opt.mode, "produce") == 0) {
         fill_payload_pool();
         int status = run_produce();
+        sd_free(payload_pool);
+        return status;
+    }
+    if (strcmp(opt.mode, "rebalance") == 0) {
+        fill_payload_pool();
+        int status = run_rebalance();
         sd_free(payload_pool);
         return status;
     }

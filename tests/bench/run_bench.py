@@ -34,6 +34,8 @@ GROUP_PRODUCERS = 4
 LATENCY_RATE = 50_000
 LATENCY_RECORDS = 100_000
 RECORD_BYTES = 100
+REBALANCE_PARTITIONS = 4
+REBALANCE_RECORDS = 4000
 
 # Framing the baselines add per record and per batch: see baseline.c.
 RECORD_OVERHEAD = 10
@@ -69,6 +71,8 @@ class Broker:
                 "--listeners=PLAINTEXT://127.0.0.1:0",
                 f"--log.dirs={self.data}",
                 "--num.partitions=1",
+                # Kafka's 3 s default would dominate the group figures.
+                "--group.initial.rebalance.delay.ms=0",
             ],
             stdout=subprocess.PIPE,
             stderr=log,
@@ -187,6 +191,16 @@ class Runner:
             "--count", str(records),
         ])
 
+    def rebalance(self, topic):
+        return self.run([
+            self.kbench, "--mode", "rebalance",
+            "--brokers", self.broker.address,
+            "--topic", topic,
+            "--partitions", str(REBALANCE_PARTITIONS),
+            "--count", str(REBALANCE_RECORDS),
+            "--timeout", "60",
+        ])
+
     def baseline_run(self, mode, records, batch_records):
         return self.run([
             self.baseline, mode,
@@ -267,6 +281,15 @@ def repetition(runner, rep, figures):
         put("latency.%s.p99" % acks, r["ack_p99_ms"])
         put("latency.%s.p999" % acks, r["ack_p999_ms"])
 
+    # Consumer group: a second member joins a group whose only member reads
+    # all four partitions; timed until both consume their new halves. The
+    # baseline is the first member's own start, subscribe() to first record.
+    r = runner.rebalance("bench-rebalance-%d" % rep)
+    put("rebalance.ms", r["rebalance_ms"])
+    put("rebalance.assigned_ms", r["second_assigned_ms"])
+    put("rebalance.first_join_ms", r["first_join_ms"])
+    put("rebalance.ratio", r["rebalance_ms"] / r["first_join_ms"])
+
     # The same producer against librdkafka's in-process mock broker, which
     # keeps records in memory: how fast the client alone can go here.
     mock = runner.produce(
@@ -341,6 +364,11 @@ def print_table(figures, reps):
         "%s / %s / %s" % (fmt_ms(med["latency.all.p50"]), fmt_ms(med["latency.all.p99"]),
                           fmt_ms(med["latency.all.p999"])))
 
+    row("group rebalance, %d partitions:" % REBALANCE_PARTITIONS, "2nd member joins -> both consume ms",
+        fmt_ms(med["rebalance.ms"]), fmt_ms(med["rebalance.first_join_ms"]),
+        "%.2fx" % med["rebalance.ratio"], "", "baseline: 1st member subscribe -> 1st record")
+    row("(heartbeat.interval.ms=100)", "2nd member assigned ms", fmt_ms(med["rebalance.assigned_ms"]))
+
     header = ("scenario", "figure", "strand", "baseline", "ratio", "target", "")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     right = {2, 3, 4}
@@ -357,6 +385,19 @@ def print_table(figures, reps):
     for r in rows:
         print(line(r))
     print()
+
+
+def compat_section(bench_dir):
+    """strand-compat: a FULL_TRANSITIVE check of a 200-field Avro record
+    against 100 earlier versions, beside parsing the same JSON with jansson.
+    Needs no broker; compat_bench prints its own figures."""
+    path = os.path.join(bench_dir, "compat_bench")
+    if not os.access(path, os.X_OK):
+        print("compat: %s is missing; build it with make" % path)
+        return True
+    proc = subprocess.run([path], capture_output=True, text=True, timeout=300)
+    print(proc.stderr.rstrip())
+    return proc.returncode == 0
 
 
 def main():
@@ -406,6 +447,8 @@ def main():
     if not ok:
         return 1
     print_table(figures, args.reps)
+    if not compat_section(args.bench):
+        return 1
     print("bench: %.0fs in all" % (time.monotonic() - started))
     return 0
 
