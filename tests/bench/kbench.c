@@ -51,7 +51,7 @@ typedef struct options {
     int batch_records;
     long long queue_records;
     int timeout_s;
-    int partitions; /* rebalance: partitions of the topic it creates */
+    int partitions;                     /* rebalance: partitions of the topic it creates */
     const char *extra[MAX_EXTRA_PROPS]; /* "key=value" librdkafka properties */
     int extra_count;
 } options_t;
@@ -516,10 +516,10 @@ static int run_consume(void)
 typedef struct member {
     rd_kafka_t *rk;
     const char *name;
-    int assigned;         /* partitions currently assigned */
-    int assignments;      /* assignments received so far */
-    long long records;    /* records since the last assignment */
-    long long first_us;   /* first record after the last assignment, or -1 */
+    int assigned;       /* partitions currently assigned */
+    int assignments;    /* assignments received so far */
+    long long records;  /* records since the last assignment */
+    long long first_us; /* first record after the last assignment, or -1 */
 } member_t;
 
 static void sleep_us(long us)
@@ -621,7 +621,8 @@ static void rebalance_prepare(void)
         die("create topic %s: no answer within 30 s", opt.topic);
     const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
     size_t n = 0;
-    const rd_kafka_topic_result_t **results = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    const rd_kafka_topic_result_t **results =
+        res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
     if (rd_kafka_event_error(ev) || (n == 1 && rd_kafka_topic_result_error(results[0])))
         die("create topic %s: %s", opt.topic,
             rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
@@ -695,8 +696,10 @@ static int run_rebalance(void)
            b.assigned);
     fflush(stdout);
     if (status)
-        fprintf(stderr, "kbench: the members did not both consume within %d s (a: %d partitions,"
-                        " b: %d)\n", opt.timeout_s, a.assigned, b.assigned);
+        fprintf(stderr,
+                "kbench: the members did not both consume within %d s (a: %d partitions,"
+                " b: %d)\n",
+                opt.timeout_s, a.assigned, b.assigned);
     rd_kafka_consumer_close(b.rk);
     rd_kafka_destroy(b.rk);
     rd_kafka_consumer_close(a.rk);
@@ -708,7 +711,8 @@ static int run_rebalance(void)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: kbench --mode produce|consume|rebalance --brokers HOST:PORT --topic NAME [options]\n"
+    fprintf(out, "usage: kbench --mode produce|consume|rebalance --brokers HOST:PORT --topic NAME "
+                 "[options]\n"
                  "  --count N          records to produce or consume (default 1000000)\n"
                  "  --size BYTES       record value size (default 100)\n"
                  "  --partition P      partition to use (default 0)\n"
