@@ -980,9 +980,6 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     rc = bk_coordinator_start(server, err);
     if (rc)
         return rc;
-    rc = bk_cleaner_start(cfg, &server->internal->cleaner, err);
-    if (rc)
-        return rc;
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -1004,6 +1001,10 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->signal_fd, &ev);
     ev.data.ptr = &in->flush_fd;
     epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->flush_fd, &ev);
+    /* Started after SIGTERM is blocked, so the thread inherits the mask. */
+    rc = bk_cleaner_start(cfg, &in->cleaner, err);
+    if (rc)
+        return rc;
     if (pthread_create(&in->flusher, NULL, flusher_main, in) != 0)
         return sd_err_set(err, SD_ERR_IO, "cannot start the flusher thread");
     in->flusher_started = 1;
