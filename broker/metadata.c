@@ -273,6 +273,10 @@ int bk_meta_delete_topic(bk_meta_t *meta, const char *name, sd_err_t *err)
     rc = delete_rows(meta, "DELETE FROM topics WHERE name = ?", name, err);
     if (!rc)
         rc = delete_rows(meta, "DELETE FROM topic_configs WHERE topic = ?", name, err);
+    /* Kafka drops the committed offsets of a deleted topic too, so a topic
+     * created again under the name starts with none. */
+    if (!rc)
+        rc = delete_rows(meta, "DELETE FROM group_offsets WHERE topic = ?", name, err);
     if (rc) {
         sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;

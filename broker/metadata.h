@@ -35,6 +35,7 @@ typedef int (*bk_meta_topic_cb)(const bk_meta_topic_t *topic, void *opaque);
 /* Calls cb for every topic; a non-zero return from cb stops and is returned. */
 int bk_meta_load_topics(bk_meta_t *meta, bk_meta_topic_cb cb, void *opaque, sd_err_t *err);
 int bk_meta_create_topic(bk_meta_t *meta, const bk_meta_topic_t *topic, sd_err_t *err);
+/* Deletes a topic with its configs and every group's committed offsets for it. */
 int bk_meta_delete_topic(bk_meta_t *meta, const char *name, sd_err_t *err);
 /* Replaces a topic's config overrides with `configs`. */
 int bk_meta_set_topic_configs(bk_meta_t *meta, const char *name, const sd_props_t *configs,

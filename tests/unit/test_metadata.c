@@ -1,7 +1,7 @@
 /*
  * test_metadata.c - the SQLite metadata store: topics with configs survive a
  * reopen, deletes remove configs too, producer ids are never reused, the
- * cluster id is stable.
+ * cluster id is stable, committed offsets survive a reopen.
  */
 #include <check.h>
 #include <ftw.h>
@@ -120,6 +120,78 @@ START_TEST(producer_ids_never_reused)
 }
 END_TEST
 
+typedef struct offsets_seen {
+    int count;
+    char text[8][96];
+} offsets_seen_t;
+
+static int collect_offset(const bk_meta_offset_t *o, void *opaque)
+{
+    offsets_seen_t *s = opaque;
+    if (s->count < 8)
+        snprintf(s->text[s->count], 96, "%s/%d=%lld,%d,%s,%lld", o->topic, o->partition,
+                 (long long)o->offset, o->leader_epoch, o->metadata ? o->metadata : "(null)",
+                 (long long)o->commit_timestamp_ms);
+    s->count++;
+    return 0;
+}
+
+static int collect_group(const char *group, void *opaque)
+{
+    offsets_seen_t *s = opaque;
+    if (s->count < 8)
+        snprintf(s->text[s->count], 96, "%s", group);
+    s->count++;
+    return 0;
+}
+
+START_TEST(committed_offsets_survive_reopen)
+{
+    bk_meta_t *meta = NULL;
+    sd_err_t err = {0};
+    ck_assert_int_eq(bk_meta_open(dir, &meta, &err), 0);
+    bk_meta_offset_t first[] = {
+        {"t", 0, 10, 3, "m0", 1000}, {"t", 1, 20, -1, NULL, 1001}, {"u", 0, 5, -1, "", 1002}};
+    ck_assert_int_eq(bk_meta_commit_offsets(meta, "g", first, 3, &err), 0);
+    bk_meta_offset_t again[] = {{"t", 0, 11, 4, "m1", 2000}};
+    ck_assert_int_eq(bk_meta_commit_offsets(meta, "g", again, 1, &err), 0);
+    ck_assert_int_eq(bk_meta_commit_offsets(meta, "other", again, 1, &err), 0);
+    bk_meta_close(meta);
+
+    ck_assert_int_eq(bk_meta_open(dir, &meta, &err), 0);
+    offsets_seen_t seen = {0};
+    ck_assert_int_eq(bk_meta_load_offsets(meta, "g", NULL, -1, collect_offset, &seen, &err), 0);
+    ck_assert_int_eq(seen.count, 3);
+    ck_assert_str_eq(seen.text[0], "t/0=11,4,m1,2000");
+    ck_assert_str_eq(seen.text[1], "t/1=20,-1,(null),1001");
+    ck_assert_str_eq(seen.text[2], "u/0=5,-1,,1002");
+    memset(&seen, 0, sizeof seen);
+    ck_assert_int_eq(bk_meta_load_offsets(meta, "g", "t", 1, collect_offset, &seen, &err), 0);
+    ck_assert_int_eq(seen.count, 1);
+    memset(&seen, 0, sizeof seen);
+    ck_assert_int_eq(bk_meta_list_offset_groups(meta, collect_group, &seen, &err), 0);
+    ck_assert_int_eq(seen.count, 2);
+    ck_assert_str_eq(seen.text[0], "g");
+
+    /* OffsetDelete, a deleted topic, DeleteGroups. */
+    bk_meta_offset_t which[] = {{"t", 1, 0, 0, NULL, 0}};
+    ck_assert_int_eq(bk_meta_delete_offsets(meta, "g", which, 1, &err), 0);
+    bk_meta_topic_t topic = {.name = "u", .partitions = 1};
+    ck_assert_int_eq(bk_meta_create_topic(meta, &topic, &err), 0);
+    ck_assert_int_eq(bk_meta_delete_topic(meta, "u", &err), 0);
+    memset(&seen, 0, sizeof seen);
+    ck_assert_int_eq(bk_meta_load_offsets(meta, "g", NULL, -1, collect_offset, &seen, &err), 0);
+    ck_assert_int_eq(seen.count, 1);
+    ck_assert_str_eq(seen.text[0], "t/0=11,4,m1,2000");
+    ck_assert_int_eq(bk_meta_delete_group_offsets(meta, "g", &err), 0);
+    memset(&seen, 0, sizeof seen);
+    ck_assert_int_eq(bk_meta_list_offset_groups(meta, collect_group, &seen, &err), 0);
+    ck_assert_int_eq(seen.count, 1);
+    ck_assert_str_eq(seen.text[0], "other");
+    bk_meta_close(meta);
+}
+END_TEST
+
 START_TEST(unopenable_directory_names_it)
 {
     sd_err_t err = {0};
@@ -138,6 +210,7 @@ int main(void)
     tcase_add_test(tc, topic_configs_replaced);
     tcase_add_test(tc, producer_ids_never_reused);
     tcase_add_test(tc, unopenable_directory_names_it);
+    tcase_add_test(tc, committed_offsets_survive_reopen);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
