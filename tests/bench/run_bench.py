@@ -400,6 +400,43 @@ def compat_section(bench_dir):
     return proc.returncode == 0
 
 
+def cleaner_section(bench_dir, reps):
+    """The log cleaner: MB/s of log cleaned (kl_log_clean_now over 64 MiB of
+    sealed segments, 100 B values, 100,000 keys) beside copying the same
+    segment files once (read + write + fsync) in the same run. Needs no
+    broker; the median of `reps` runs per codec."""
+    path = os.path.join(bench_dir, "clean_bench")
+    if not os.access(path, os.X_OK):
+        print("cleaner: %s is missing; build it with make" % path)
+        return True
+    workdir = tempfile.mkdtemp(prefix="strand-clean-bench-")
+    rows = []
+    try:
+        for codec in ("none", "lz4"):
+            runs = []
+            for _ in range(reps):
+                proc = subprocess.run([path, "--dir", workdir, "--mb", "64", "--codec", codec],
+                                      capture_output=True, text=True, timeout=300)
+                lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+                if proc.returncode != 0 or not lines:
+                    print("cleaner: FAILED (%s): %s" % (codec, proc.stderr.strip()), file=sys.stderr)
+                    return False
+                runs.append(json.loads(lines[-1]))
+            clean = statistics.median(r["clean_mb_per_s"] for r in runs)
+            copy = statistics.median(r["copy_mb_per_s"] for r in runs)
+            ratio = statistics.median(r["clean_mb_per_s"] / r["copy_mb_per_s"] for r in runs)
+            kept = runs[0]["records_kept"] / max(1, runs[0]["records"])
+            rows.append((codec, clean, copy, ratio, kept))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("Log cleaner: MB/s of .log bytes cleaned vs one read+write+fsync copy of the same files")
+    print("  %-6s %12s %12s %7s %s" % ("codec", "clean MB/s", "copy MB/s", "ratio", "records kept"))
+    for codec, clean, copy, ratio, kept in rows:
+        print("  %-6s %12.1f %12.1f %7.3f %.1f%%" % (codec, clean, copy, ratio, kept * 100))
+    print()
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", required=True, help="directory holding the strand binary")
@@ -448,6 +485,8 @@ def main():
         return 1
     print_table(figures, args.reps)
     if not compat_section(args.bench):
+        return 1
+    if not cleaner_section(args.bench, args.reps):
         return 1
     print("bench: %.0fs in all" % (time.monotonic() - started))
     return 0
