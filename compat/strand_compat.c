@@ -451,15 +451,18 @@ static void print_text(const report_t *r)
     }
     printf("%s: NOT compatible at %s: %zu finding%s\n", name, r->level, res->findings.count,
            res->findings.count == 1 ? "" : "s");
+    /* The location is in the schema that reads: the new one for BACKWARD,
+     * the earlier version for FORWARD. */
     for (size_t i = 0; i < res->findings.count; i++) {
         const sc_finding_t *f = &res->findings.items[i];
         const source_t *s = earlier(r, f->version);
-        printf("  %s at %s%s%s%s against version %d (%s), %s: %s\n", f->rule, f->location,
-               f->path[0] ? " (" : "", f->path, f->path[0] ? ")" : "", s->version, s->label,
-               f->direction == SC_DIRECTION_BACKWARD ? "BACKWARD: the new schema reads its data"
-                                                     : "FORWARD: it reads the new schema's data",
-               f->message);
+        bool backward = f->direction == SC_DIRECTION_BACKWARD;
+        printf("  %s version %d (%s): %s at %s%s%s%s in %s: %s\n", sc_direction_name(f->direction),
+               s->version, s->label, f->rule, f->location, f->path[0] ? " (" : "", f->path,
+               f->path[0] ? ")" : "", backward ? "the new schema" : "that version", f->message);
     }
+    printf("(BACKWARD: the new schema must read data written with the version; "
+           "FORWARD: the version must read data written with the new schema)\n");
 }
 
 static int print_json(const report_t *r)
@@ -493,11 +496,13 @@ static int print_json(const report_t *r)
     for (size_t i = 0; i < res->findings.count; i++) {
         const sc_finding_t *f = &res->findings.items[i];
         const source_t *s = earlier(r, f->version);
-        json_array_append_new(findings,
-                              json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "rule", f->rule,
-                                        "location", f->location, "path", f->path, "message",
-                                        f->message, "version", s->version, "source", s->label,
-                                        "direction", sc_direction_name(f->direction)));
+        json_array_append_new(
+            findings,
+            json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "rule", f->rule, "location",
+                      f->location, "path", f->path, "message", f->message, "version", s->version,
+                      "source", s->label, "direction", sc_direction_name(f->direction),
+                      /* the schema the location points into */
+                      "reader", f->direction == SC_DIRECTION_BACKWARD ? "new" : "earlier"));
     }
     json_object_set(root, "versions", versions);
     json_object_set(root, "comparisons", comparisons);
