@@ -48,7 +48,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +446,7 @@ typedef struct run_state {
     sd_writer_t packed;   /* compressed records */
     sd_writer_t out;      /* pending output bytes */
     kl_record_t *recs;    /* kept records of one batch */
+    size_t *first_header; /* index in headers of each kept record's first */
     size_t recs_cap;
     kl_header_t *headers; /* their headers */
     size_t headers_cap;
@@ -507,6 +507,10 @@ static int reserve_records(run_state_t *st, size_t n)
     if (!grown)
         return SD_ERR_NOMEM;
     st->recs = grown;
+    size_t *starts = sd_realloc(st->first_header, cap * sizeof *starts);
+    if (!starts)
+        return SD_ERR_NOMEM;
+    st->first_header = starts;
     st->recs_cap = cap;
     return 0;
 }
@@ -642,7 +646,8 @@ static int clean_segment(kl_clean_job_t *job, run_state_t *st, clean_input_t *in
                 rc = sd_err_set(err, SD_ERR_NOMEM, "out of memory cleaning %s", job->dir);
                 goto fail;
             }
-            /* Headers are gathered by index, as the array may move. */
+            /* Headers are gathered first and pointed to once the array
+             * stops moving. */
             kl_header_t hd;
             int more;
             size_t first_header = nheaders;
@@ -658,8 +663,8 @@ static int clean_segment(kl_clean_job_t *job, run_state_t *st, clean_input_t *in
                                 "%" PRId64, job->dir, what, offset);
                 goto fail;
             }
-            rec.headers = (const kl_header_t *)(uintptr_t)first_header;
             rec.header_count = (int32_t)(nheaders - first_header);
+            st->first_header[kept] = first_header;
             st->recs[kept++] = rec;
             if (rec.value_len < 0)
                 tombstones++;
@@ -684,7 +689,7 @@ static int clean_segment(kl_clean_job_t *job, run_state_t *st, clean_input_t *in
             changed = 1; /* emptied: dropped */
         } else {
             for (size_t i = 0; i < kept; i++)
-                st->recs[i].headers = st->headers + (uintptr_t)st->recs[i].headers;
+                st->recs[i].headers = st->headers ? st->headers + st->first_header[i] : NULL;
             rc = rebuild_batch(st, &h, kept, horizon, err);
             if (rc)
                 goto fail;
@@ -743,6 +748,7 @@ int kl_clean_job_run(kl_clean_job_t *job, sd_err_t *err)
     sd_free(st.map.slots);
     sd_free(st.reader.buf);
     sd_free(st.recs);
+    sd_free(st.first_header);
     sd_free(st.headers);
     sd_writer_free(&st.records);
     sd_writer_free(&st.built);

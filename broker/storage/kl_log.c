@@ -14,6 +14,12 @@
  * the directory). After an unclean shutdown every segment from the one that
  * contains that offset on is rescanned; a missing or unreadable file means
  * all of them.
+ *
+ * Log start offset: DeleteRecords may set it inside a segment; it is kept
+ * in "log-start-offset" (same format, "strand-log-start-offset 1") and
+ * replaced the same way. An open deletes the segments wholly below it, which
+ * finishes a DeleteRecords cut short by a crash. A cleaner swap cut short is
+ * finished or undone first (kl_cleaner.c).
  */
 #include "storage/kl_log.h"
 

@@ -3,6 +3,7 @@
  * DeleteRecords (kl_log.c): newest record per key kept with its offset,
  * tombstones kept then dropped after delete.retention.ms, the active segment
  * untouched, compressed batches cleaned and recompressed with each codec,
+ * record headers kept through a rebuild,
  * min.compaction.lag.ms, the dirty-ratio threshold, a crash after every step
  * of the swap (and during the run) followed by recovery, keyless records
  * refused on compacted logs, retention by time and size, and the log start
@@ -466,6 +467,62 @@ START_TEST(test_compressed_codecs)
 }
 END_TEST
 
+START_TEST(test_headers_survive_rebuild)
+{
+    kl_log_config_t c = compact_config();
+    kl_log_t *log = open_log(&c, 0);
+    kl_header_t hs[2] = {{(const uint8_t *)"trace", 5, (const uint8_t *)"abc", 3},
+                         {(const uint8_t *)"empty", 5, NULL, -1}};
+    kl_record_t recs[3] = {
+        {.key = (const uint8_t *)"h", .key_len = 1, .value = (const uint8_t *)"old", .value_len = 3,
+         .timestamp = NOW},
+        {.key = (const uint8_t *)"h", .key_len = 1, .value = (const uint8_t *)"new", .value_len = 3,
+         .headers = hs, .header_count = 2, .timestamp = NOW + 1},
+        {.key = (const uint8_t *)"g", .key_len = 1, .value = (const uint8_t *)"x", .value_len = 1,
+         .timestamp = NOW + 2}};
+    sd_writer_t w;
+    sd_writer_init(&w);
+    sd_err_t err = {0};
+    ck_assert_int_eq(kl_batch_build(&w, NULL, recs, 3, &err), 0);
+    int64_t base;
+    ck_assert_int_eq(kl_log_append(log, w.buf, w.len, NOW, &base, &err), 0);
+    write_versions(log, 8); /* rolls the batch out of the active segment */
+    kl_clean_stats_t st;
+    clean(log, NOW + 1000, 1, &st);
+    ck_assert_int_gt(st.batches_rewritten, 0);
+    kl_read_t rd;
+    ck_assert_int_eq(kl_log_read(log, 0, 1 << 16, &rd, &err), 0);
+    uint8_t *buf = sd_malloc((size_t)rd.len);
+    ck_assert_int_eq(pread(rd.fd, buf, (size_t)rd.len, rd.pos), rd.len);
+    close(rd.fd);
+    kl_batch_header_t h;
+    ck_assert_int_eq(kl_batch_validate(buf, (size_t)rd.len, 0, 0, &h, &err), 0);
+    ck_assert_int_eq(h.base_offset, 0);
+    ck_assert_int_eq(h.last_offset_delta, 2);
+    ck_assert_int_eq(h.records_count, 2);
+    kl_record_iter_t it;
+    kl_record_t rec;
+    sd_reader_t hr;
+    kl_record_iter_init(&it, buf, kl_batch_total_size(&h));
+    ck_assert_int_eq(kl_record_iter_next(&it, &rec, &hr), 1);
+    ck_assert_int_eq(rec.offset_delta, 1);
+    ck_assert_int_eq(rec.timestamp, NOW + 1);
+    ck_assert_int_eq(memcmp(rec.value, "new", 3), 0);
+    kl_header_t got;
+    ck_assert_int_eq(kl_record_header_next(&hr, &got), 1);
+    ck_assert_int_eq(got.key_len, 5);
+    ck_assert_int_eq(memcmp(got.value, "abc", 3), 0);
+    ck_assert_int_eq(kl_record_header_next(&hr, &got), 1);
+    ck_assert_int_eq(got.value_len, -1);
+    ck_assert_int_eq(kl_record_header_next(&hr, &got), 0);
+    ck_assert_int_eq(kl_record_iter_next(&it, &rec, NULL), 1);
+    ck_assert_int_eq(rec.offset_delta, 2);
+    sd_free(buf);
+    sd_writer_free(&w);
+    kl_log_close(log);
+}
+END_TEST
+
 START_TEST(test_min_compaction_lag)
 {
     kl_log_config_t c = compact_config();
@@ -794,6 +851,7 @@ static Suite *cleaner_suite(void)
     tcase_add_test(tc, test_tombstones);
     tcase_add_test(tc, test_active_untouched);
     tcase_add_test(tc, test_compressed_codecs);
+    tcase_add_test(tc, test_headers_survive_rebuild);
     tcase_add_test(tc, test_min_compaction_lag);
     tcase_add_test(tc, test_dirty_ratio);
     tcase_add_test(tc, test_crash_at_every_step);
