@@ -20,13 +20,13 @@
  * last batch of each producer for its idempotence state; Strand's producer
  * state does not live in the log.)
  *
- * Crash safety. The run writes "<base>.log.cleaned" files and fsyncs them;
- * the originals are untouched. The commit then takes these steps, each
+ * Crash safety. The run writes "<base>.log.cleaned" files, fsyncs them and
+ * then the directory; the originals are untouched. The commit then takes these steps, each
  * made durable before the next (the number is kl_log_clean_commit's
  * stop_after):
  *   1        write the commit record "cleaner-swap" listing the swapped
  *            bases (temp file, fsync, rename, fsync of the directory): the
- *            commit point, which also makes the .cleaned names durable
+ *            commit point
  *   2+2i     unlink segment i's .index and .timeindex (they describe the
  *            old file)
  *   3+2i     rename "<base>.log.cleaned" over "<base>.log" (atomic)
@@ -741,6 +741,10 @@ int kl_clean_job_run(kl_clean_job_t *job, sd_err_t *err)
     int rc = build_map(job, &st, err);
     for (size_t i = 0; rc == 0 && i < job->count; i++)
         rc = clean_segment(job, &st, &job->inputs[i], err);
+    /* The cleaned files' names are durable before any commit record can
+     * name them. */
+    if (rc == 0 && fsync(job->dir_fd) < 0)
+        rc = sd_err_set(err, KL_ERR_STORAGE, "fsync %s: %s", job->dir, strerror(errno));
     if (rc)
         for (size_t i = 0; i < job->count; i++)
             remove_cleaned(job, &job->inputs[i]);
