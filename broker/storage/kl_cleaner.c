@@ -283,8 +283,11 @@ int kl_batch_require_keys(const uint8_t *batch, size_t size, sd_err_t *err)
     kl_record_t rec;
     int rc = open_records(batch, size, &scratch, &it, err);
     if (rc) {
-        if (rc == SD_ERR_TOO_LARGE || rc == KL_ERR_CORRUPT)
-            rc = sd_err_set(err, KL_ERR_CORRUPT, "%s", err->msg);
+        if (rc == SD_ERR_TOO_LARGE) {
+            rc = KL_ERR_CORRUPT; /* the message already says why */
+            if (err)
+                err->code = rc;
+        }
         goto done;
     }
     int32_t index = 0;
