@@ -400,6 +400,21 @@ def compat_section(bench_dir):
     return proc.returncode == 0
 
 
+def avro_section(bench_dir):
+    """The Avro schema engine: parse, validate and canonicalise (Parsing
+    Canonical Form + fingerprint) 10,000 generated schemas beside parsing
+    the same JSON with jansson alone. Needs no broker; avro_bench prints its
+    own figures."""
+    path = os.path.join(bench_dir, "avro_bench")
+    if not os.access(path, os.X_OK):
+        print("avro: %s is missing; build it with make" % path)
+        return True
+    proc = subprocess.run([path], capture_output=True, text=True, timeout=300)
+    print(proc.stderr.rstrip())
+    print()
+    return proc.returncode == 0
+
+
 def cleaner_section(bench_dir, reps):
     """The log cleaner: MB/s of log cleaned (kl_log_clean_now over 64 MiB of
     sealed segments, 100 B values, 100,000 keys) beside copying the same
@@ -485,6 +500,8 @@ def main():
         return 1
     print_table(figures, args.reps)
     if not compat_section(args.bench):
+        return 1
+    if not avro_section(args.bench):
         return 1
     if not cleaner_section(args.bench, args.reps):
         return 1
