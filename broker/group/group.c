@@ -88,6 +88,9 @@ static void group_free(bk_group_t *g)
     for (size_t i = 0; i < g->nmembers; i++)
         member_free(g->members[i]);
     sd_free(g->members);
+    for (size_t i = 0; i < g->npending; i++)
+        sd_free(g->pending[i].id);
+    sd_free(g->pending);
     joined_free(g);
     sd_free(g->id);
     sd_free(g->protocol_type);
@@ -384,37 +387,82 @@ static int set_member_protocols(bk_group_member_t *m, const bk_group_join_args_t
     return 0;
 }
 
-static bk_group_member_t *add_member(bk_groups_t *groups, bk_group_t *g,
-                                     const bk_group_join_args_t *args)
+/* A fresh member id in Kafka's form: the client id, a dash, something
+ * unique. Caller frees with sd_free; NULL on allocation failure. */
+static char *new_member_id(bk_groups_t *groups, const char *client_id)
+{
+    size_t n = strlen(client_id) + strlen(groups->instance_tag) + 32;
+    char *id = sd_malloc(n);
+    if (id)
+        snprintf(id, n, "%s-%s-%llu", client_id, groups->instance_tag,
+                 (unsigned long long)++groups->next_member);
+    return id;
+}
+
+/* Adds a member; steals `id` (freed on failure too). */
+static bk_group_member_t *add_member(bk_group_t *g, const bk_group_join_args_t *args, char *id)
 {
     bk_group_member_t *m = NULL;
     if (g->nmembers == g->members_cap) {
         size_t cap = g->members_cap ? g->members_cap * 2 : 4;
         bk_group_member_t **grown = sd_realloc(g->members, cap * sizeof *grown);
         if (!grown)
-            return NULL;
+            goto fail;
         g->members = grown;
         g->members_cap = cap;
     }
     m = sd_calloc(1, sizeof *m);
     if (!m)
         goto fail;
-    /* Kafka's form: the client id, a dash, something unique. */
-    size_t n = strlen(args->client_id) + strlen(groups->instance_tag) + 32;
-    m->id = sd_malloc(n);
+    m->id = id;
+    id = NULL;
     m->client_id = sd_strdup(args->client_id);
     m->client_host = sd_strdup(args->client_host);
     if (!m->id || !m->client_id || !m->client_host || set_member_protocols(m, args) != 0)
         goto fail;
-    snprintf(m->id, n, "%s-%s-%llu", args->client_id, groups->instance_tag,
-             (unsigned long long)++groups->next_member);
     m->joined_generation = -1;
     m->synced_generation = -1;
     g->members[g->nmembers++] = m;
     return m;
 fail:
+    sd_free(id);
     member_free(m);
     return NULL;
+}
+
+/* Remembers an id handed out with MEMBER_ID_REQUIRED; steals `id`. */
+static int add_pending(bk_group_t *g, char *id, int64_t expires_ms)
+{
+    if (g->npending == g->pending_cap) {
+        size_t cap = g->pending_cap ? g->pending_cap * 2 : 4;
+        bk_group_pending_t *grown = sd_realloc(g->pending, cap * sizeof *grown);
+        if (!grown) {
+            sd_free(id);
+            return -1;
+        }
+        g->pending = grown;
+        g->pending_cap = cap;
+    }
+    g->pending[g->npending].id = id;
+    g->pending[g->npending].expires_ms = expires_ms;
+    g->npending++;
+    return 0;
+}
+
+/* Removes pending entry i and returns its id (the caller owns it). */
+static char *take_pending(bk_group_t *g, size_t i)
+{
+    char *id = g->pending[i].id;
+    g->pending[i] = g->pending[--g->npending];
+    return id;
+}
+
+static int find_pending(const bk_group_t *g, const char *member_id)
+{
+    for (size_t i = 0; i < g->npending; i++)
+        if (strcmp(g->pending[i].id, member_id) == 0)
+            return (int)i;
+    return -1;
 }
 
 int bk_group_join(bk_groups_t *groups, const char *group_id, const bk_group_join_args_t *args,
@@ -439,10 +487,18 @@ int bk_group_join(bk_groups_t *groups, const char *group_id, const bk_group_join
     if (g->state == BKG_DEAD)
         return BKG_COORDINATOR_NOT_AVAILABLE;
     bk_group_member_t *m = is_new ? NULL : find_member(g, args->member_id);
-    if (!is_new && !m)
+    int pending = !is_new && !m ? find_pending(g, args->member_id) : -1;
+    if (!is_new && !m && pending < 0)
         return BKG_UNKNOWN_MEMBER_ID;
     if (!protocols_acceptable(g, m, args))
         return BKG_INCONSISTENT_GROUP_PROTOCOL;
+    if (is_new && args->require_known_member_id) {
+        char *id = new_member_id(groups, args->client_id);
+        if (!id || add_pending(g, id, now_ms + args->session_timeout_ms) != 0)
+            return BKG_COORDINATOR_NOT_AVAILABLE;
+        *member_id = id;
+        return BKG_MEMBER_ID_REQUIRED;
+    }
     if (g->nmembers == 0 || !g->protocol_type) {
         char *type = sd_strdup(args->protocol_type);
         if (!type)
@@ -464,9 +520,12 @@ int bk_group_join(bk_groups_t *groups, const char *group_id, const bk_group_join
         if (set_member_protocols(m, args) != 0)
             return BKG_COORDINATOR_NOT_AVAILABLE;
     } else {
-        m = add_member(groups, g, args);
+        m = add_member(g, args,
+                       pending >= 0 ? take_pending(g, (size_t)pending)
+                                    : new_member_id(groups, args->client_id));
         if (!m)
             return BKG_COORDINATOR_NOT_AVAILABLE;
+        is_new = 1;
     }
     m->awaiting_join = 1;
     m->expires_ms = now_ms + m->session_timeout_ms;
@@ -684,6 +743,9 @@ int bk_groups_tick(bk_groups_t *groups, int64_t now_ms)
     groups->changed = 0;
     for (size_t i = 0; i < groups->count; i++) {
         bk_group_t *g = groups->items[i];
+        for (size_t k = g->npending; k-- > 0;)
+            if (now_ms >= g->pending[k].expires_ms)
+                sd_free(take_pending(g, k));
         for (size_t k = g->nmembers; k-- > 0;) {
             if (k >= g->nmembers)
                 continue; /* an earlier removal completed a rebalance and shrank the list */

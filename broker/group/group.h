@@ -28,6 +28,7 @@ enum {
     BKG_REBALANCE_IN_PROGRESS = 27,
     BKG_NON_EMPTY_GROUP = 68,
     BKG_GROUP_ID_NOT_FOUND = 69,
+    BKG_MEMBER_ID_REQUIRED = 79,
 };
 /* A poll's answer when the result is not there yet: keep the request parked. */
 #define BKG_WAIT (-1)
@@ -69,6 +70,12 @@ typedef struct bk_group_member {
     int32_t synced_generation; /* last generation whose assignment is set */
 } bk_group_member_t;
 
+/* A member id handed out with MEMBER_ID_REQUIRED, not yet used to join. */
+typedef struct bk_group_pending {
+    char *id;
+    int64_t expires_ms;
+} bk_group_pending_t;
+
 /* A member as the leader's JoinGroup response lists it. */
 typedef struct bk_group_joined {
     char *member_id;
@@ -88,6 +95,8 @@ typedef struct bk_group {
     int64_t rebalance_deadline_ms;  /* PreparingRebalance ends here at the latest */
     int64_t initial_delay_until_ms; /* and not before this, for a group that was Empty */
     int64_t rebalance_started_ms;
+    bk_group_pending_t *pending;
+    size_t npending, pending_cap;
     /* The members of the last completed generation, for the leader. */
     bk_group_joined_t *joined;
     size_t njoined;
@@ -112,6 +121,10 @@ typedef struct bk_group_join_args {
     const char *protocol_type;
     const bk_group_protocol_t *protocols;
     size_t nprotocols;
+    /* JoinGroup v4+: a new member first gets its id with MEMBER_ID_REQUIRED
+     * and joins with it (so a retried first join leaves no ghost member);
+     * the id is forgotten if unused for a session timeout. */
+    int require_known_member_id;
 } bk_group_join_args_t;
 
 /* A JoinGroup answer; borrowed from the group until its next change. */
@@ -141,8 +154,8 @@ int bk_groups_take_changed(bk_groups_t *groups);
 
 /* JoinGroup. On success (0) *member_id (borrowed from the member) names the
  * joining member and *wait_generation is what to pass to bk_group_join_poll.
- * Otherwise a Kafka error code; -ENOMEM style failures give
- * BKG_COORDINATOR_NOT_AVAILABLE. */
+ * BKG_MEMBER_ID_REQUIRED sets *member_id to the id to join with. Otherwise
+ * a Kafka error code; allocation failures give BKG_COORDINATOR_NOT_AVAILABLE. */
 int bk_group_join(bk_groups_t *groups, const char *group_id, const bk_group_join_args_t *args,
                   int64_t now_ms, const char **member_id, int32_t *wait_generation);
 /* 0 with *out filled once the rebalance the member joined has completed,

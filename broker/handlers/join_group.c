@@ -5,6 +5,8 @@
  * lists every member with its metadata for the selected protocol. While
  * parked, the request polls the group now and then, which keeps its member
  * alive; a closed connection stops the polling and the member expires.
+ * From v4 a new member is first answered MEMBER_ID_REQUIRED with its id, as
+ * Kafka does, and joins again with it.
  */
 #include <string.h>
 
@@ -114,11 +116,18 @@ int bk_handle_join_group(bk_request_t *req)
         .protocol_type = protocol_type,
         .protocols = protocols,
         .nprotocols = (size_t)n,
+        .require_known_member_id = version >= 4,
     };
     const char *assigned = NULL;
     int rc = bk_group_join(server->groups, st->group_id, &args, server->now_ms, &assigned,
                            &st->wait_generation);
     bk_coordinator_changed(server);
+    if (rc == BKG_MEMBER_ID_REQUIRED) {
+        /* The client joins again at once with this id. */
+        st->member_id = bk_cstr(req, bk_str(assigned));
+        if (!st->member_id)
+            return BK_CLOSE;
+    }
     if (rc != BKG_OK)
         return join_answer(req, st, (int16_t)rc, NULL);
     st->member_id = bk_cstr(req, bk_str(assigned));

@@ -3,7 +3,7 @@
  * and rejoins, the leader's sync, heartbeats, leaves, session expiry, a
  * rebalance timeout dropping a silent member, stale generations, unknown
  * members, protocol selection and INCONSISTENT_GROUP_PROTOCOL, the initial
- * rebalance delay, deletion.
+ * rebalance delay, deletion, MEMBER_ID_REQUIRED for a first join.
  */
 #include <check.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #define REBALANCE 30000
 
 static bk_groups_t groups;
+static int require_known; /* JoinGroup v4+ behaviour */
 
 static void setup_delay(int64_t delay)
 {
@@ -26,7 +27,11 @@ static void setup_delay(int64_t delay)
     bk_groups_init(&groups, &cfg, "test");
 }
 
-static void setup(void) { setup_delay(0); }
+static void setup(void)
+{
+    require_known = 0;
+    setup_delay(0);
+}
 static void teardown(void) { bk_groups_free(&groups); }
 
 /* A member's request: its id (NULL/"" for new) and protocol names, each
@@ -56,10 +61,11 @@ static int join_with(client_t *c, const char *group, const char *const *names, c
                                  .rebalance_timeout_ms = REBALANCE,
                                  .protocol_type = "consumer",
                                  .protocols = protocols,
-                                 .nprotocols = n};
+                                 .nprotocols = n,
+                                 .require_known_member_id = require_known};
     const char *id = NULL;
     int rc = bk_group_join(&groups, group, &args, now, &id, &c->wait);
-    if (rc == 0)
+    if (rc == 0 || rc == BKG_MEMBER_ID_REQUIRED)
         snprintf(c->id, sizeof c->id, "%s", id);
     return rc;
 }
@@ -428,6 +434,33 @@ START_TEST(delete_only_empty_groups)
 }
 END_TEST
 
+START_TEST(member_id_required_then_join)
+{
+    require_known = 1;
+    client_t a = {0}, ghost = {0};
+    ck_assert_int_eq(join(&a, 0), BKG_MEMBER_ID_REQUIRED);
+    ck_assert_ptr_nonnull(strstr(a.id, "client-test-"));
+    ck_assert_int_eq(state(), BKG_EMPTY); /* nobody is a member yet */
+    char first[128];
+    strcpy(first, a.id);
+    ck_assert_int_eq(join(&a, 10), 0);
+    ck_assert_str_eq(a.id, first);
+    bk_group_join_result_t r;
+    ck_assert_int_eq(poll_join(&a, 10, &r), 0);
+    ck_assert_uint_eq(r.nmembers, 1);
+    /* An id handed out but never used (a retried first join) leaves no
+     * member behind, and is forgotten after a session timeout. */
+    ck_assert_int_eq(join(&ghost, 20), BKG_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(state(), BKG_COMPLETING_REBALANCE);
+    ck_assert_uint_eq(bk_groups_find(&groups, "g")->nmembers, 1);
+    bk_groups_tick(&groups, 20 + SESSION);
+    ck_assert_int_eq(join(&ghost, 30 + SESSION), BKG_UNKNOWN_MEMBER_ID);
+    client_t made_up = {0};
+    strcpy(made_up.id, "client-made-up");
+    ck_assert_int_eq(join(&made_up, 40), BKG_UNKNOWN_MEMBER_ID);
+}
+END_TEST
+
 static Suite *group_suite(void)
 {
     Suite *s = suite_create("group");
@@ -445,6 +478,7 @@ static Suite *group_suite(void)
     tcase_add_test(tc, session_timeout_bounds_and_group_id);
     tcase_add_test(tc, initial_delay_waits_for_more_members);
     tcase_add_test(tc, delete_only_empty_groups);
+    tcase_add_test(tc, member_id_required_then_join);
     suite_add_tcase(s, tc);
     return s;
 }
