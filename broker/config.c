@@ -56,6 +56,8 @@ const sd_cfg_def_t bk_broker_config_defs[] = {
      "Run the log cleaner (compaction of topics with cleanup.policy=compact)."},
     {"log.cleaner.backoff.ms", SD_CFG_LONG, "15000", 0, INT64_MAX, NULL,
      "Pause between the cleaner's checks for a log to clean."},
+    {"log.cleaner.dedupe.buffer.size", SD_CFG_LONG, "134217728", 1048576, INT64_MAX, NULL,
+     "Memory for the cleaner's key map; a larger dirty part is cleaned in several passes."},
     {"log.cleaner.delete.retention.ms", SD_CFG_LONG, "86400000", 0, INT64_MAX, NULL,
      "How long tombstones are kept in a compacted topic."},
     {"log.cleaner.min.cleanable.ratio", SD_CFG_DOUBLE, "0.5", UNBOUNDED, NULL,

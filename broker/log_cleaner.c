@@ -32,6 +32,7 @@ struct bk_cleaner {
     int enabled;
     int64_t retention_interval_ms;
     int64_t backoff_ms;
+    int64_t map_bytes; /* log.cleaner.dedupe.buffer.size */
     int64_t last_retention_ms, last_clean_ms;
     size_t next_topic; /* round robin */
     int32_t next_partition;
@@ -74,6 +75,7 @@ int bk_cleaner_start(const sd_config_t *config, bk_cleaner_t **out, sd_err_t *er
     c->enabled = sd_config_bool(config, "log.cleaner.enable");
     c->retention_interval_ms = sd_config_int(config, "log.retention.check.interval.ms");
     c->backoff_ms = sd_config_int(config, "log.cleaner.backoff.ms");
+    c->map_bytes = sd_config_int(config, "log.cleaner.dedupe.buffer.size");
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     if (c->enabled) {
@@ -154,6 +156,7 @@ static void start_next(bk_cleaner_t *c, bk_topics_t *topics, int64_t now_ms)
         }
         if (!job)
             continue;
+        kl_clean_job_set_map_limit(job, (size_t)c->map_bytes);
         pending_t *p = sd_calloc(1, sizeof *p);
         if (!p) {
             kl_log_clean_commit(part->log, job, 0, NULL, &err); /* hands the job back */

@@ -1,10 +1,14 @@
 /*
  * kl_cleaner.c - log compaction of a partition log (see kl_cleaner.h).
  *
- * What is kept. Over the cleanable segments (sealed, older than
- * min.compaction.lag.ms) a map from key to the newest offset is built; a
- * record is kept when its offset is the one mapped to its key. Records
- * without a key are dropped (a compacted topic refuses them on produce).
+ * What is kept. The cleanable segments are the sealed ones older than
+ * min.compaction.lag.ms; those a previous clean covered hold one record per
+ * key already, the rest are dirty. A map from key to newest offset is built
+ * over the dirty ones (capped by log.cleaner.dedupe.buffer.size, which may
+ * end the range early); a record stays when its offset is the one mapped to
+ * its key, or, below the dirty part, when its key is not mapped at all.
+ * Records without a key are dropped (a compacted topic refuses them on
+ * produce).
  * A kept tombstone (null value) marks its batch with Kafka's delete horizon
  * (attribute bit 6, baseTimestamp = now + delete.retention.ms); a clean
  * after the horizon drops it.
@@ -82,6 +86,9 @@ struct kl_clean_job {
     int64_t now_ms;
     int64_t delete_retention_ms;
     int64_t end_offset; /* the cleaned range ends here */
+    size_t first_dirty; /* inputs before it were cleaned before: not mapped */
+    int64_t map_start;  /* base offset of inputs[first_dirty] */
+    size_t map_limit;   /* bytes the key map may grow to before the range is cut; 0 = none */
     clean_input_t *inputs;
     size_t count;
     int ran;
@@ -344,6 +351,8 @@ void kl_clean_job_free(kl_clean_job_t *job)
 
 const kl_clean_stats_t *kl_clean_job_stats(const kl_clean_job_t *job) { return &job->stats; }
 
+void kl_clean_job_set_map_limit(kl_clean_job_t *job, size_t bytes) { job->map_limit = bytes; }
+
 /* The max timestamp of a segment's first batch, or -1. */
 static int64_t first_batch_time(const kl_segment_t *seg)
 {
@@ -376,12 +385,15 @@ int kl_log_clean_prepare(kl_log_t *log, int64_t now_ms, int force, kl_clean_job_
         return 0;
     int64_t clean_bytes = 0, dirty_bytes = 0;
     const kl_segment_t *first_dirty = NULL;
+    size_t dirty_index = k;
     for (size_t i = 0; i < k; i++) {
         const kl_segment_t *seg = log->segments[i];
         if (log->segments[i + 1]->base_offset <= log->clean_offset) {
             clean_bytes += seg->size;
         } else {
             dirty_bytes += seg->size;
+            if (dirty_index == k)
+                dirty_index = i;
             if (!first_dirty && seg->size > 0)
                 first_dirty = seg;
         }
@@ -408,6 +420,8 @@ int kl_log_clean_prepare(kl_log_t *log, int64_t now_ms, int force, kl_clean_job_
     job->now_ms = now_ms;
     job->delete_retention_ms = c->delete_retention_ms;
     job->end_offset = log->segments[k]->base_offset;
+    job->first_dirty = dirty_index;
+    job->map_start = log->segments[dirty_index]->base_offset;
     job->dir = sd_strdup(log->dir);
     job->inputs = sd_calloc(k, sizeof *job->inputs);
     int rc = 0;
@@ -467,10 +481,23 @@ static void reader_start(batch_reader_t *r, const kl_clean_job_t *job, const cle
     r->what = what;
 }
 
-/* Pass 1: key -> newest offset over every job segment. */
+/* Pass 1: key -> newest offset over the job's dirty segments (those not
+ * cleaned before), as Kafka's cleaner maps only the dirty part. */
 static int build_map(kl_clean_job_t *job, run_state_t *st, sd_err_t *err)
 {
-    for (size_t i = 0; i < job->count; i++) {
+    for (size_t i = job->first_dirty; i < job->count; i++) {
+        if (i > job->first_dirty && job->map_limit > 0 && st->map.cap * sizeof(key_slot_t) >= job->map_limit) {
+            /* The map is full: clean the segments mapped so far, as Kafka
+             * does when its dedupe buffer fills; the rest waits for the
+             * next clean. */
+            sd_info("kl_log", "%s: key map full after %zu of %zu segments", job->dir, i,
+                    job->count);
+            job->end_offset = job->inputs[i].base;
+            for (size_t j = i; j < job->count; j++)
+                close(job->inputs[j].fd);
+            job->count = i;
+            break;
+        }
         char what[40];
         snprintf(what, sizeof what, "%020" PRId64 ".log", job->inputs[i].base);
         reader_start(&st->reader, job, &job->inputs[i], what);
@@ -641,7 +668,13 @@ static int clean_segment(kl_clean_job_t *job, run_state_t *st, clean_input_t *in
         while ((rc = kl_record_iter_next(&it, &rec, &header_reader)) == 1) {
             read++;
             int64_t offset = h.base_offset + rec.offset_delta;
-            if (rec.key_len < 0 || map_get(&st->map, rec.key, rec.key_len) != offset)
+            if (rec.key_len < 0)
+                continue;
+            /* Below the mapped range the segments were cleaned before and
+             * hold one record per key: it stays unless a newer one is
+             * mapped. */
+            int64_t newest = map_get(&st->map, rec.key, rec.key_len);
+            if (newest != offset && !(newest < 0 && offset < job->map_start))
                 continue;
             if (rec.value_len < 0 && horizon_passed)
                 continue;

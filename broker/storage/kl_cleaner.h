@@ -73,6 +73,11 @@ int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after,
  * with kl_log_clean_commit afterwards for this job. */
 void kl_clean_job_free(kl_clean_job_t *job);
 
+/* Caps the key map of a job not yet run (log.cleaner.dedupe.buffer.size):
+ * once it has grown to `bytes`, only the segments mapped so far are cleaned
+ * (at least one). 0 = no cap, the default. */
+void kl_clean_job_set_map_limit(kl_clean_job_t *job, size_t bytes);
+
 /* Counters of a job (valid until it is freed). */
 const kl_clean_stats_t *kl_clean_job_stats(const kl_clean_job_t *job);
 

@@ -4,7 +4,8 @@
  * tombstones kept then dropped after delete.retention.ms, the active segment
  * untouched, compressed batches cleaned and recompressed with each codec,
  * record headers kept through a rebuild,
- * min.compaction.lag.ms, the dirty-ratio threshold, a crash after every step
+ * min.compaction.lag.ms, the dirty-ratio threshold, incremental cleans and
+ * a capped key map, a crash after every step
  * of the swap (and during the run) followed by recovery, keyless records
  * refused on compacted logs, retention by time and size, and the log start
  * offset of DeleteRecords across a restart.
@@ -572,6 +573,63 @@ START_TEST(test_dirty_ratio)
 }
 END_TEST
 
+START_TEST(test_incremental_clean)
+{
+    /* A second clean maps only the new (dirty) segments; records of the
+     * cleaned part stay unless a newer one of their key is in the dirty
+     * part. */
+    kl_log_config_t c = compact_config();
+    kl_log_t *log = open_log(&c, 0);
+    write_versions(log, 6);
+    clean(log, NOW + 1000, 0, NULL);
+    char key[16], value[32];
+    for (int r = 0; r < 6; r++)
+        for (int k = 3; k < 8; k++) { /* k3, k4 again; k5..k7 new */
+            snprintf(key, sizeof key, "k%d", k);
+            snprintf(value, sizeof value, "w%d-%d", k, r);
+            append_kv(log, key, value, NOW + 500 + r);
+        }
+    static rec_view_t before[MAX_RECS], after[MAX_RECS], want[MAX_RECS];
+    size_t nb = read_all(log, before, MAX_RECS);
+    size_t nw = expected_clean(before, nb, active_base(log), 0, want);
+    kl_clean_stats_t st;
+    clean(log, NOW + 2000, 0, &st);
+    ck_assert_int_gt(st.segments_swapped, 0);
+    size_t na = read_all(log, after, MAX_RECS);
+    assert_same(after, na, want, nw);
+    kl_log_close(log);
+}
+END_TEST
+
+START_TEST(test_key_map_limit)
+{
+    /* A key map too small for more than one segment: each clean covers the
+     * next dirty segment; together they reach the full result. */
+    kl_log_config_t c = compact_config();
+    kl_log_t *log = open_log(&c, 0);
+    write_versions(log, 12);
+    static rec_view_t before[MAX_RECS], after[MAX_RECS], want[MAX_RECS];
+    size_t nb = read_all(log, before, MAX_RECS);
+    size_t nw = expected_clean(before, nb, active_base(log), 0, want);
+    int cleans = 0;
+    for (;;) {
+        kl_clean_job_t *job = NULL;
+        sd_err_t err = {0};
+        ck_assert_int_eq(kl_log_clean_prepare(log, NOW + 1000, 0, &job, &err), 0);
+        if (!job)
+            break;
+        kl_clean_job_set_map_limit(job, 1);
+        ck_assert_int_eq(kl_clean_job_run(job, &err), 0);
+        ck_assert_int_eq(kl_log_clean_commit(log, job, KL_CLEAN_ALL_STEPS, NULL, &err), 0);
+        ck_assert_int_lt(++cleans, 100);
+    }
+    ck_assert_int_gt(cleans, 2);
+    size_t na = read_all(log, after, MAX_RECS);
+    assert_same(after, na, want, nw);
+    kl_log_close(log);
+}
+END_TEST
+
 START_TEST(test_crash_at_every_step)
 {
     kl_log_config_t c = compact_config();
@@ -857,6 +915,8 @@ static Suite *cleaner_suite(void)
     tcase_add_test(tc, test_headers_survive_rebuild);
     tcase_add_test(tc, test_min_compaction_lag);
     tcase_add_test(tc, test_dirty_ratio);
+    tcase_add_test(tc, test_incremental_clean);
+    tcase_add_test(tc, test_key_map_limit);
     tcase_add_test(tc, test_crash_at_every_step);
     tcase_add_test(tc, test_crash_during_run);
     tcase_add_test(tc, test_keys_required);
