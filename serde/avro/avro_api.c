@@ -14,8 +14,8 @@ int strand_avro_schema_parse(const char *json, size_t len, strand_avro_schema_t 
     int rc = sd_avro_parse(json, len, NULL, out, &e);
     if (err) {
         err->code = rc;
-        memcpy(err->message, e.msg, sizeof err->message < sizeof e.msg ? sizeof err->message
-                                                                        : sizeof e.msg);
+        memcpy(err->message, e.msg,
+               sizeof err->message < sizeof e.msg ? sizeof err->message : sizeof e.msg);
         err->message[sizeof err->message - 1] = '\0';
     }
     return rc;

@@ -84,11 +84,11 @@ typedef struct sd_avro_field {
      * the schema. */
     json_t *default_value;
     sd_avro_order_t order;
-    int order_given;       /* 1 when "order" was written */
-    const char **aliases;  /* simple names, as written; alias_count entries */
+    int order_given;      /* 1 when "order" was written */
+    const char **aliases; /* simple names, as written; alias_count entries */
     size_t alias_count;
-    json_t *props;         /* attributes Avro does not define; never NULL */
-    size_t position;       /* index in the record's fields */
+    json_t *props;   /* attributes Avro does not define; never NULL */
+    size_t position; /* index in the record's fields */
 } sd_avro_field_t;
 
 struct sd_avro_node {
@@ -170,11 +170,11 @@ enum {
  * NULL. On success *out is a new schema the caller frees with
  * sd_avro_schema_free. On failure returns a negative code, *out is NULL and
  * err's message names the offending path ("User.address.zip: ..."). */
-int sd_avro_parse(const char *json, size_t len, const sd_avro_named_t *refs,
-                  sd_avro_schema_t **out, sd_err_t *err);
+int sd_avro_parse(const char *json, size_t len, const sd_avro_named_t *refs, sd_avro_schema_t **out,
+                  sd_err_t *err);
 /* Same with SD_AVRO_PARSE_* flags. */
-int sd_avro_parse_flags(const char *json, size_t len, const sd_avro_named_t *refs,
-                        unsigned flags, sd_avro_schema_t **out, sd_err_t *err);
+int sd_avro_parse_flags(const char *json, size_t len, const sd_avro_named_t *refs, unsigned flags,
+                        sd_avro_schema_t **out, sd_err_t *err);
 
 /* Drops one reference; frees the schema with the last. NULL is allowed. */
 void sd_avro_schema_free(sd_avro_schema_t *schema);

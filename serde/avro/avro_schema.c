@@ -146,11 +146,11 @@ void avro__names_free(avro_names_t *names)
 /* ---- small tables ---------------------------------------------------- */
 
 static const char *const kind_names[] = {
-    [SD_AVRO_NULL] = "null",     [SD_AVRO_BOOLEAN] = "boolean", [SD_AVRO_INT] = "int",
-    [SD_AVRO_LONG] = "long",     [SD_AVRO_FLOAT] = "float",     [SD_AVRO_DOUBLE] = "double",
-    [SD_AVRO_BYTES] = "bytes",   [SD_AVRO_STRING] = "string",   [SD_AVRO_RECORD] = "record",
-    [SD_AVRO_ENUM] = "enum",     [SD_AVRO_ARRAY] = "array",     [SD_AVRO_MAP] = "map",
-    [SD_AVRO_UNION] = "union",   [SD_AVRO_FIXED] = "fixed",     [SD_AVRO_REF] = "ref",
+    [SD_AVRO_NULL] = "null",   [SD_AVRO_BOOLEAN] = "boolean", [SD_AVRO_INT] = "int",
+    [SD_AVRO_LONG] = "long",   [SD_AVRO_FLOAT] = "float",     [SD_AVRO_DOUBLE] = "double",
+    [SD_AVRO_BYTES] = "bytes", [SD_AVRO_STRING] = "string",   [SD_AVRO_RECORD] = "record",
+    [SD_AVRO_ENUM] = "enum",   [SD_AVRO_ARRAY] = "array",     [SD_AVRO_MAP] = "map",
+    [SD_AVRO_UNION] = "union", [SD_AVRO_FIXED] = "fixed",     [SD_AVRO_REF] = "ref",
 };
 
 const char *sd_avro_kind_name(sd_avro_kind_t kind)
@@ -170,10 +170,10 @@ static int primitive_kind(const char *s)
 
 /* Attributes Java Avro reserves (Schema.SCHEMA_RESERVED, ENUM_RESERVED,
  * FIELD_RESERVED); everything else is a property. */
-static const char *const schema_reserved[] = {"doc",     "fields", "items", "name",
-                                              "namespace", "size", "symbols", "values",
-                                              "type",    "aliases", NULL};
-static const char *const field_reserved[] = {"default", "doc",  "name",    "order",
+static const char *const schema_reserved[] = {"doc",       "fields",  "items",   "name",
+                                              "namespace", "size",    "symbols", "values",
+                                              "type",      "aliases", NULL};
+static const char *const field_reserved[] = {"default", "doc",     "name", "order",
                                              "type",    "aliases", NULL};
 
 static int is_reserved(const char *key, const char *const *set, int enum_default)
@@ -225,8 +225,8 @@ static size_t path_push(parse_ctx_t *ctx, const char *fmt, ...)
         int n = vsnprintf(ctx->path + old, sizeof ctx->path - old, fmt, ap);
         va_end(ap);
         if (n > 0)
-            ctx->path_len = old + (size_t)n < sizeof ctx->path - 1 ? old + (size_t)n
-                                                                   : sizeof ctx->path - 1;
+            ctx->path_len =
+                old + (size_t)n < sizeof ctx->path - 1 ? old + (size_t)n : sizeof ctx->path - 1;
     }
     return old;
 }
@@ -345,8 +345,7 @@ static sd_avro_node_t *find_named(parse_ctx_t *ctx, const char *fullname)
 
 /* A type name as used: a name with dots is full; otherwise it is relative to
  * the enclosing namespace, falling back to the null namespace as Java does. */
-static int lookup_name(parse_ctx_t *ctx, const char *name, const char *space,
-                       sd_avro_node_t **out)
+static int lookup_name(parse_ctx_t *ctx, const char *name, const char *space, sd_avro_node_t **out)
 {
     *out = NULL;
     if (!strchr(name, '.') && *space) {
@@ -550,8 +549,8 @@ static int parse_enum(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj)
     for (size_t i = 0; i < count; i++) {
         json_t *s = json_array_get(sj, i);
         if (!json_is_string(s))
-            return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: symbol %zu is not a string",
-                        n->fullname, i);
+            return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: symbol %zu is not a string", n->fullname,
+                        i);
         symbols[i] = json_string_value(s);
         if (ctx->strict && !valid_simple_name(symbols[i], json_string_length(s)))
             return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: invalid symbol \"%s\"", n->fullname,
@@ -567,8 +566,9 @@ static int parse_enum(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj)
     if (json_is_string(dj)) {
         n->u.enm.default_symbol = json_string_value(dj);
         if (sd_avro_enum_symbol_index(n, n->u.enm.default_symbol) < 0)
-            return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: default \"%s\" is not one of its symbols",
-                        n->fullname, n->u.enm.default_symbol);
+            return fail(ctx, SD_AVRO_ERR_SCHEMA,
+                        "enum %s: default \"%s\" is not one of its symbols", n->fullname,
+                        n->u.enm.default_symbol);
     } else if (dj && ctx->strict) {
         return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: default is not a string", n->fullname);
     }
@@ -607,8 +607,8 @@ static int parse_named(parse_ctx_t *ctx, json_t *obj, sd_avro_kind_t kind, const
         goto out;
     }
     if (primitive_kind(ctx->strict ? n->name : n->fullname) >= 0) {
-        rc = fail(ctx, SD_AVRO_ERR_SCHEMA, "\"%s\" is a primitive type name and cannot be redefined",
-                  n->fullname);
+        rc = fail(ctx, SD_AVRO_ERR_SCHEMA,
+                  "\"%s\" is a primitive type name and cannot be redefined", n->fullname);
         goto out;
     }
     if (find_named(ctx, n->fullname)) {
@@ -689,8 +689,9 @@ static int parse_union(parse_ctx_t *ctx, json_t *arr, const char *space, sd_avro
         if (rc)
             return rc;
         if (b->kind == SD_AVRO_UNION)
-            return fail(ctx, SD_AVRO_ERR_SCHEMA, "a union may not immediately contain a union "
-                                                 "(branch %zu)",
+            return fail(ctx, SD_AVRO_ERR_SCHEMA,
+                        "a union may not immediately contain a union "
+                        "(branch %zu)",
                         i);
         const char *key = branch_key(b);
         for (size_t k = 0; k < i; k++)
@@ -927,8 +928,8 @@ static int check_default(parse_ctx_t *ctx, const json_t *v, const sd_avro_node_t
         return 0;
     char shown[80];
     const sd_avro_node_t *d = sd_avro_deref(type);
-    const char *first = d->kind == SD_AVRO_UNION ? " (a union default must match its first branch)"
-                                                 : "";
+    const char *first =
+        d->kind == SD_AVRO_UNION ? " (a union default must match its first branch)" : "";
     if (!p.where[0]) {
         describe(v, shown, sizeof shown);
         return fail(ctx, SD_AVRO_ERR_SCHEMA, "default %s is not %s%s", shown, p.expected, first);
@@ -982,8 +983,8 @@ static int check_defaults(parse_ctx_t *ctx, const sd_avro_node_t *n)
 
 static void named_release(sd_avro_named_t *set);
 
-int sd_avro_parse_flags(const char *json, size_t len, const sd_avro_named_t *refs,
-                        unsigned flags, sd_avro_schema_t **out, sd_err_t *err)
+int sd_avro_parse_flags(const char *json, size_t len, const sd_avro_named_t *refs, unsigned flags,
+                        sd_avro_schema_t **out, sd_err_t *err)
 {
     *out = NULL;
     sd_avro_schema_t *schema = sd_calloc(1, sizeof *schema);
@@ -1005,10 +1006,8 @@ int sd_avro_parse_flags(const char *json, size_t len, const sd_avro_named_t *ref
         rc = sd_err_set(err, SD_ERR_NOMEM, "out of memory parsing an Avro schema");
         goto fail;
     }
-    parse_ctx_t ctx = {.schema = schema,
-                       .refs = refs,
-                       .strict = !(flags & SD_AVRO_PARSE_LENIENT),
-                       .err = err};
+    parse_ctx_t ctx = {
+        .schema = schema, .refs = refs, .strict = !(flags & SD_AVRO_PARSE_LENIENT), .err = err};
     ctx.path[0] = '\0';
     if ((rc = parse_type(&ctx, schema->doc, "", &schema->root)) != 0)
         goto fail;
@@ -1033,8 +1032,8 @@ fail:
     return rc;
 }
 
-int sd_avro_parse(const char *json, size_t len, const sd_avro_named_t *refs,
-                  sd_avro_schema_t **out, sd_err_t *err)
+int sd_avro_parse(const char *json, size_t len, const sd_avro_named_t *refs, sd_avro_schema_t **out,
+                  sd_err_t *err)
 {
     return sd_avro_parse_flags(json, len, refs, 0, out, err);
 }
@@ -1061,10 +1060,7 @@ sd_avro_schema_t *sd_avro_schema_incref(sd_avro_schema_t *schema)
     return schema;
 }
 
-const sd_avro_node_t *sd_avro_schema_root(const sd_avro_schema_t *schema)
-{
-    return schema->root;
-}
+const sd_avro_node_t *sd_avro_schema_root(const sd_avro_schema_t *schema) { return schema->root; }
 
 const sd_avro_node_t *sd_avro_schema_find(const sd_avro_schema_t *schema, const char *fullname)
 {
@@ -1074,10 +1070,7 @@ const sd_avro_node_t *sd_avro_schema_find(const sd_avro_schema_t *schema, const 
     return n;
 }
 
-size_t sd_avro_schema_named_count(const sd_avro_schema_t *schema)
-{
-    return schema->defined_count;
-}
+size_t sd_avro_schema_named_count(const sd_avro_schema_t *schema) { return schema->defined_count; }
 
 const sd_avro_node_t *sd_avro_schema_named_at(const sd_avro_schema_t *schema, size_t i)
 {

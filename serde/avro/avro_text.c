@@ -202,7 +202,9 @@ void avro__write_json(sd_writer_t *w, const json_t *v)
         }
         sd_write_u8(w, ']');
         break;
-    case JSON_STRING: avro__write_json_string(w, json_string_value(v), json_string_length(v)); break;
+    case JSON_STRING:
+        avro__write_json_string(w, json_string_value(v), json_string_length(v));
+        break;
     case JSON_INTEGER:
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         put(w, buf);

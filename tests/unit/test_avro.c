@@ -199,8 +199,8 @@ START_TEST(canonical_form_vectors)
         ck_assert_int_eq(sd_avro_fingerprint(s, &fp, NULL), 0);
         if (v[i].fingerprint) {
             int64_t want = strtoll(v[i].fingerprint, NULL, 10);
-            ck_assert_msg((int64_t)fp == want, "vector %zu: fingerprint %" PRId64 " != %" PRId64,
-                          i, (int64_t)fp, want);
+            ck_assert_msg((int64_t)fp == want, "vector %zu: fingerprint %" PRId64 " != %" PRId64, i,
+                          (int64_t)fp, want);
             fingerprints++;
         }
         /* The canonical form is itself a schema with the same form. */
@@ -219,10 +219,7 @@ START_TEST(canonical_form_vectors)
 }
 END_TEST
 
-START_TEST(crc64_empty)
-{
-    ck_assert_uint_eq(sd_avro_crc64("", 0), 0xc15d213aa4d7a795ull);
-}
+START_TEST(crc64_empty) { ck_assert_uint_eq(sd_avro_crc64("", 0), 0xc15d213aa4d7a795ull); }
 END_TEST
 
 /* ---- the model ------------------------------------------------------ */
@@ -236,7 +233,8 @@ START_TEST(model_keeps_attributes)
         "\"aliases\":[\"uid\"],\"doc\":\"key\",\"x-pii\":false},"
         "{\"name\":\"amount\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\","
         "\"precision\":9,\"scale\":2},\"default\":\"\\u0000\"},"
-        "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"Kind\",\"symbols\":[\"A\",\"B\"],"
+        "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"Kind\",\"symbols\":[\"A\",\"B\"]"
+        ","
         "\"default\":\"B\"}},"
         "{\"name\":\"tag\",\"type\":{\"type\":\"fixed\",\"name\":\"other.Tag\",\"size\":4}},"
         "{\"name\":\"when\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}},"
@@ -305,19 +303,21 @@ START_TEST(recursion)
                           "\"t.Node\"}},{\"name\":\"next\",\"type\":[\"null\",\"t.Node\"]}]}");
     sd_free(pcf);
     char *canon = sd_avro_confluent_canonical(s, NULL, NULL);
-    ck_assert_str_eq(canon, "{\"type\":\"record\",\"name\":\"Node\",\"namespace\":\"t\",\"fields\":["
-                            "{\"name\":\"value\",\"type\":\"int\"},"
-                            "{\"name\":\"children\",\"type\":{\"type\":\"array\",\"items\":"
-                            "\"Node\"},\"default\":[]},"
-                            "{\"name\":\"next\",\"type\":[\"null\",\"Node\"],\"default\":null}]}");
+    ck_assert_str_eq(canon,
+                     "{\"type\":\"record\",\"name\":\"Node\",\"namespace\":\"t\",\"fields\":["
+                     "{\"name\":\"value\",\"type\":\"int\"},"
+                     "{\"name\":\"children\",\"type\":{\"type\":\"array\",\"items\":"
+                     "\"Node\"},\"default\":[]},"
+                     "{\"name\":\"next\",\"type\":[\"null\",\"Node\"],\"default\":null}]}");
     sd_free(canon);
     sd_avro_schema_free(s);
     /* Mutual recursion through a nested definition and a record default
      * that uses a type still being defined where the field appears. */
-    s = parse_ok("{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"b\",\"type\":{"
-                 "\"type\":\"record\",\"name\":\"B\",\"fields\":[{\"name\":\"a\",\"type\":[\"null\","
-                 "\"A\"],\"default\":null},{\"name\":\"n\",\"type\":\"int\",\"default\":1}]}},"
-                 "{\"name\":\"b2\",\"type\":\"B\",\"default\":{\"a\":null}}]}");
+    s = parse_ok(
+        "{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"b\",\"type\":{"
+        "\"type\":\"record\",\"name\":\"B\",\"fields\":[{\"name\":\"a\",\"type\":[\"null\","
+        "\"A\"],\"default\":null},{\"name\":\"n\",\"type\":\"int\",\"default\":1}]}},"
+        "{\"name\":\"b2\",\"type\":\"B\",\"default\":{\"a\":null}}]}");
     sd_avro_schema_free(s);
 }
 END_TEST
@@ -326,16 +326,16 @@ START_TEST(namespaces)
 {
     /* Names without dots are relative to the enclosing namespace; a type in
      * the null namespace is still found from inside one, as in Java. */
-    sd_avro_schema_t *s = parse_ok(
-        "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"a\",\"fields\":["
-        "{\"name\":\"x\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":1}},"
-        "{\"name\":\"y\",\"type\":{\"type\":\"record\",\"name\":\"b.S\",\"fields\":["
-        "{\"name\":\"z\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"Q\"]}},"
-        "{\"name\":\"w\",\"type\":\"a.F\"}]}},"
-        "{\"name\":\"v\",\"type\":\"b.E\"},"
-        "{\"name\":\"u\",\"type\":{\"type\":\"record\",\"name\":\"G\",\"namespace\":\"\","
-        "\"fields\":[{\"name\":\"g\",\"type\":\"int\"}]}},"
-        "{\"name\":\"t\",\"type\":\"G\"}]}");
+    sd_avro_schema_t *s =
+        parse_ok("{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"a\",\"fields\":["
+                 "{\"name\":\"x\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":1}},"
+                 "{\"name\":\"y\",\"type\":{\"type\":\"record\",\"name\":\"b.S\",\"fields\":["
+                 "{\"name\":\"z\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"Q\"]}},"
+                 "{\"name\":\"w\",\"type\":\"a.F\"}]}},"
+                 "{\"name\":\"v\",\"type\":\"b.E\"},"
+                 "{\"name\":\"u\",\"type\":{\"type\":\"record\",\"name\":\"G\",\"namespace\":\"\","
+                 "\"fields\":[{\"name\":\"g\",\"type\":\"int\"}]}},"
+                 "{\"name\":\"t\",\"type\":\"G\"}]}");
     ck_assert_ptr_nonnull(sd_avro_schema_find(s, "a.F"));
     ck_assert_ptr_nonnull(sd_avro_schema_find(s, "b.S"));
     ck_assert_ptr_nonnull(sd_avro_schema_find(s, "b.E"));
@@ -379,11 +379,12 @@ START_TEST(invalid_schemas)
     expect_error("{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"e\",\"type\":"
                  "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]},\"default\":\"B\"}]}",
                  "User.e: default \"B\" is not a symbol of enum E");
-    expect_error("{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"a\",\"type\":"
-                 "{\"type\":\"record\",\"name\":\"Addr\",\"fields\":[{\"name\":\"zip\",\"type\":"
-                 "\"int\"},{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]},"
-                 "\"default\":{\"zip\":1,\"tags\":[\"x\",2]}}]}",
-                 "User.a: default at .tags[1]: 2 is not a string");
+    expect_error(
+        "{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"a\",\"type\":"
+        "{\"type\":\"record\",\"name\":\"Addr\",\"fields\":[{\"name\":\"zip\",\"type\":"
+        "\"int\"},{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]},"
+        "\"default\":{\"zip\":1,\"tags\":[\"x\",2]}}]}",
+        "User.a: default at .tags[1]: 2 is not a string");
     expect_error("{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"a\",\"type\":"
                  "{\"type\":\"record\",\"name\":\"Addr\",\"fields\":[{\"name\":\"zip\",\"type\":"
                  "\"int\"}]},\"default\":{}}]}",
@@ -493,15 +494,16 @@ START_TEST(confluent_canonical_text)
     expect_text(sd_avro_confluent_canonical,
                 "{\"type\":\"long\", \"logicalType\" : \"timestamp-millis\"}",
                 "{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}");
-    expect_text(sd_avro_confluent_canonical,
-                "{\"namespace\":\"n\",\"doc\":\"d\\n\",\"name\":\"R\",\"type\":\"record\","
-                "\"aliases\":[\"Old\",\"x.Y\",\"Old\"],\"zz\":1,\"aa\":[1.50,2e3],"
-                "\"fields\":[{\"type\":\"double\",\"name\":\"x\",\"default\":\"Infinity\","
-                "\"order\":\"IGNORE\",\"aliases\":[\"b\",\"a\"],\"doc\":\"f\",\"p\":{\"q\":null}}]}",
-                "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n\",\"doc\":\"d\\n\","
-                "\"fields\":[{\"name\":\"x\",\"type\":\"double\",\"doc\":\"f\","
-                "\"default\":\"Infinity\",\"order\":\"ignore\",\"aliases\":[\"b\",\"a\"],"
-                "\"p\":{\"q\":null}}],\"zz\":1,\"aa\":[1.5,2000.0],\"aliases\":[\"Old\",\"x.Y\"]}");
+    expect_text(
+        sd_avro_confluent_canonical,
+        "{\"namespace\":\"n\",\"doc\":\"d\\n\",\"name\":\"R\",\"type\":\"record\","
+        "\"aliases\":[\"Old\",\"x.Y\",\"Old\"],\"zz\":1,\"aa\":[1.50,2e3],"
+        "\"fields\":[{\"type\":\"double\",\"name\":\"x\",\"default\":\"Infinity\","
+        "\"order\":\"IGNORE\",\"aliases\":[\"b\",\"a\"],\"doc\":\"f\",\"p\":{\"q\":null}}]}",
+        "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n\",\"doc\":\"d\\n\","
+        "\"fields\":[{\"name\":\"x\",\"type\":\"double\",\"doc\":\"f\","
+        "\"default\":\"Infinity\",\"order\":\"ignore\",\"aliases\":[\"b\",\"a\"],"
+        "\"p\":{\"q\":null}}],\"zz\":1,\"aa\":[1.5,2000.0],\"aliases\":[\"Old\",\"x.Y\"]}");
     expect_text(sd_avro_confluent_canonical,
                 "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\"],\"default\":\"A\","
                 "\"doc\":\"\"}",
@@ -539,9 +541,10 @@ START_TEST(normalized_text)
                 "{\"name\":\"u\",\"type\":[\"float\",\"null\"],\"default\":0.1}],"
                 "\"aa\":true,\"zz\":1,\"aliases\":[\"m.A\",\"Z\"]}");
     /* Two spellings of one schema normalize to the same text. */
-    const char *a = "{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[{\"name\":\"e\",\"type\":"
-                    "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"X\"],\"aliases\":[\"b\",\"a\"]}},"
-                    "{\"name\":\"f\",\"type\":\"a.E\"}]}";
+    const char *a =
+        "{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[{\"name\":\"e\",\"type\":"
+        "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"X\"],\"aliases\":[\"b\",\"a\"]}},"
+        "{\"name\":\"f\",\"type\":\"a.E\"}]}";
     const char *b = "{\"fields\":[{\"type\":{\"aliases\":[\"a.a\",\"a.b\"],\"symbols\":[\"X\"],"
                     "\"type\":\"enum\",\"name\":\"E\"},\"name\":\"e\"},{\"type\":\"E\","
                     "\"name\":\"f\"}],\"namespace\":\"a\",\"name\":\"R\",\"type\":\"record\"}";
@@ -567,10 +570,18 @@ START_TEST(java_numbers)
         int as_float;
         const char *want;
     } cases[] = {
-        {1, 0, "1.0"},           {0.1, 0, "0.1"},        {100, 0, "100.0"},
-        {1e7, 0, "1.0E7"},       {9999999, 0, "9999999.0"}, {0.001, 0, "0.001"},
-        {0.0001, 0, "1.0E-4"},   {-2.5e-10, 0, "-2.5E-10"}, {1.5e300, 0, "1.5E300"},
-        {0.1, 1, "0.1"},         {1.1, 1, "1.1"},        {-0.0, 0, "-0.0"},
+        {1, 0, "1.0"},
+        {0.1, 0, "0.1"},
+        {100, 0, "100.0"},
+        {1e7, 0, "1.0E7"},
+        {9999999, 0, "9999999.0"},
+        {0.001, 0, "0.001"},
+        {0.0001, 0, "1.0E-4"},
+        {-2.5e-10, 0, "-2.5E-10"},
+        {1.5e300, 0, "1.5E300"},
+        {0.1, 1, "0.1"},
+        {1.1, 1, "1.1"},
+        {-0.0, 0, "-0.0"},
         {123456.789, 0, "123456.789"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -650,12 +661,13 @@ END_TEST
 
 START_TEST(avro_c_round_trip)
 {
-    sd_avro_schema_t *s = parse_ok(
-        "{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"com.acme\",\"doc\":\"x\","
-        "\"fields\":[{\"name\":\"id\",\"type\":\"long\",\"default\":0},"
-        "{\"name\":\"name\",\"type\":\"string\"},"
-        "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"Kind\",\"symbols\":[\"A\",\"B\"]}},"
-        "{\"name\":\"next\",\"type\":[\"null\",\"User\"],\"default\":null}]}");
+    sd_avro_schema_t *s =
+        parse_ok("{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"com.acme\",\"doc\":\"x\","
+                 "\"fields\":[{\"name\":\"id\",\"type\":\"long\",\"default\":0},"
+                 "{\"name\":\"name\",\"type\":\"string\"},"
+                 "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"Kind\",\"symbols\":["
+                 "\"A\",\"B\"]}},"
+                 "{\"name\":\"next\",\"type\":[\"null\",\"User\"],\"default\":null}]}");
     avro_schema_t schema;
     sd_err_t err = {0};
     ck_assert_int_eq(sd_avro_to_avro_c(s, &schema, &err), 0);
@@ -684,8 +696,8 @@ START_TEST(avro_c_round_trip)
     ck_assert_int_eq(avro_value_write(writer, &value), 0);
     int64_t written = avro_writer_tell(writer);
     /* id 42 zig-zag = 0x54, "ada", enum 1, branch 1, id 7, "bob", enum 0, branch 0 */
-    static const unsigned char want[] = {0x54, 0x06, 'a', 'd', 'a', 0x02, 0x02, 0x0e,
-                                         0x06, 'b',  'o', 'b', 0x00, 0x00};
+    static const unsigned char want[] = {0x54, 0x06, 'a', 'd', 'a', 0x02, 0x02,
+                                         0x0e, 0x06, 'b', 'o', 'b', 0x00, 0x00};
     ck_assert_int_eq(written, (int64_t)sizeof want);
     ck_assert_int_eq(memcmp(buf, want, sizeof want), 0);
 
@@ -741,6 +753,25 @@ START_TEST(public_api)
                      STRAND_AVRO_ERR_SCHEMA);
     ck_assert_int_eq(err.code, STRAND_AVRO_ERR_SCHEMA);
     ck_assert_ptr_nonnull(strstr(err.message, "duplicate branch"));
+}
+END_TEST
+
+/* Every proper prefix of a schema is refused with a message. */
+START_TEST(truncations)
+{
+    size_t len;
+    char *json = read_file(DATA_DIR "schemas/interop.avsc", &len);
+    while (len && (json[len - 1] == '\n' || json[len - 1] == ' '))
+        len--;
+    for (size_t n = 0; n < len; n++) {
+        sd_avro_schema_t *s = NULL;
+        sd_err_t err = {0};
+        int rc = sd_avro_parse(json, n, NULL, &s, &err);
+        ck_assert_msg(rc < 0, "prefix of %zu bytes parsed", n);
+        ck_assert_ptr_null(s);
+        ck_assert(err.msg[0] != '\0');
+    }
+    free(json);
 }
 END_TEST
 
@@ -811,6 +842,7 @@ int main(void)
     tcase_add_test(tc, references);
     tcase_add_test(tc, avro_c_round_trip);
     tcase_add_test(tc, public_api);
+    tcase_add_test(tc, truncations);
     tcase_add_test(tc, allocation_failures);
     suite_add_tcase(suite, tc);
     return unit_run(suite);

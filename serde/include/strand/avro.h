@@ -22,7 +22,7 @@ typedef struct sd_avro_schema strand_avro_schema_t;
 #define STRAND_AVRO_ERROR_MAX 512
 
 typedef struct strand_avro_error {
-    int code;                           /* 0, or a negative code below */
+    int code;                            /* 0, or a negative code below */
     char message[STRAND_AVRO_ERROR_MAX]; /* names the offending path */
 } strand_avro_error_t;
 
