@@ -308,27 +308,45 @@ static int snapshot_members(bk_group_t *g)
 }
 
 /* Ends the rebalance: drops members that did not rejoin, picks the protocol
- * and leader, and opens the next generation. */
+ * and leader, and opens the next generation. Out of memory, it leaves the
+ * group preparing, every member still waiting, and the next tick retries. */
 static void complete_rebalance(bk_groups_t *groups, bk_group_t *g, int64_t now)
 {
     for (size_t i = g->nmembers; i-- > 0;)
         if (!g->members[i]->awaiting_join)
             remove_member(g, g->members[i]);
-    g->generation++;
     groups->changed = 1;
-    sd_free(g->protocol_name);
-    g->protocol_name = NULL;
     if (g->nmembers == 0) {
+        g->generation++;
         g->state = BKG_EMPTY;
+        sd_free(g->protocol_name);
+        g->protocol_name = NULL;
         sd_free(g->leader_id);
         g->leader_id = NULL;
         joined_free(g);
         return;
     }
+    /* Every join checks that the members share a protocol, so there is one;
+     * the fallback only guards that invariant. */
     const char *selected = select_protocol(g);
-    g->protocol_name = selected ? sd_strdup(selected) : NULL;
-    if (!g->leader_id)
-        g->leader_id = sd_strdup(g->members[0]->id);
+    if (!selected)
+        selected = g->members[0]->protocols[0].name;
+    char *name = sd_strdup(selected);
+    char *leader = g->leader_id ? NULL : sd_strdup(g->members[0]->id);
+    if (!name || (!g->leader_id && !leader)) {
+        sd_free(name);
+        sd_free(leader);
+        return;
+    }
+    sd_free(g->protocol_name);
+    g->protocol_name = name;
+    if (leader)
+        g->leader_id = leader;
+    if (snapshot_members(g) != 0) {
+        joined_free(g);
+        return;
+    }
+    g->generation++;
     g->state = BKG_COMPLETING_REBALANCE;
     for (size_t i = 0; i < g->nmembers; i++) {
         bk_group_member_t *m = g->members[i];
@@ -338,11 +356,6 @@ static void complete_rebalance(bk_groups_t *groups, bk_group_t *g, int64_t now)
         sd_free(m->assignment);
         m->assignment = NULL;
         m->assignment_len = 0;
-    }
-    if (!g->protocol_name || !g->leader_id || snapshot_members(g) != 0) {
-        /* Out of memory: every member rejoins and tries again. */
-        joined_free(g);
-        prepare_rebalance(groups, g, now);
     }
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "group/group.h"
 #include "unit.h"
 
@@ -461,6 +462,36 @@ START_TEST(member_id_required_then_join)
 }
 END_TEST
 
+/* Every allocation of a whole group lifetime failing in turn: answers may
+ * be errors, but nothing crashes or leaks (the sanitizer build checks). */
+START_TEST(allocation_failures)
+{
+    for (long n = 0; n < 200; n++) {
+        bk_groups_free(&groups);
+        setup_delay(0);
+        client_t a = {0}, b = {0};
+        sd_alloc_fail_after(n);
+        join(&a, 0);
+        poll_join(&a, 0, NULL);
+        join(&b, 10);
+        join(&a, 10);
+        poll_join(&a, 10, NULL);
+        poll_join(&b, 10, NULL);
+        client_t *all[] = {&a, &b};
+        sync_leader(&a, all, 2, 20);
+        poll_sync(&b, 20, NULL);
+        bk_group_leave(&groups, "g", b.id, 30);
+        bk_groups_tick(&groups, 40);
+        sd_alloc_fail_after(-1);
+        /* The group still works once memory is back. */
+        bk_groups_tick(&groups, 100000);
+        client_t c = {0};
+        ck_assert_int_eq(join(&c, 100000), 0);
+        ck_assert_int_eq(poll_join(&c, 100000, NULL), 0);
+    }
+}
+END_TEST
+
 static Suite *group_suite(void)
 {
     Suite *s = suite_create("group");
@@ -479,6 +510,7 @@ static Suite *group_suite(void)
     tcase_add_test(tc, initial_delay_waits_for_more_members);
     tcase_add_test(tc, delete_only_empty_groups);
     tcase_add_test(tc, member_id_required_then_join);
+    tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }
