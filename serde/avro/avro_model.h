@@ -204,7 +204,9 @@ long sd_avro_enum_symbol_index(const sd_avro_node_t *enm, const char *symbol);
 /* Named-type sets for references. sd_avro_named_add takes a reference on
  * the schema (the set keeps it alive) and makes its named types, and those
  * it saw through its own references, visible. A name defined twice with
- * different definitions fails with SD_AVRO_ERR_SCHEMA. */
+ * different definitions fails with SD_AVRO_ERR_SCHEMA; a schema parsed with
+ * this very set fails with SD_ERR_INVALID (it already sees those types, and
+ * the two would keep each other alive). */
 sd_avro_named_t *sd_avro_named_new(void);
 int sd_avro_named_add(sd_avro_named_t *set, sd_avro_schema_t *schema, sd_err_t *err);
 void sd_avro_named_free(sd_avro_named_t *set);

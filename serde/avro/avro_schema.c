@@ -1136,6 +1136,11 @@ void sd_avro_named_free(sd_avro_named_t *set) { named_release(set); }
 
 int sd_avro_named_add(sd_avro_named_t *set, sd_avro_schema_t *schema, sd_err_t *err)
 {
+    /* The schema holds the set it was parsed with: holding it back would
+     * keep both alive forever. */
+    if (schema->refs == set)
+        return sd_err_set(err, SD_ERR_INVALID,
+                          "a schema cannot be added to the set it was parsed with");
     for (size_t i = 0; i < set->count; i++)
         if (set->schemas[i] == schema)
             return 0;

@@ -650,6 +650,10 @@ START_TEST(references)
     ck_assert_ptr_nonnull(strstr(err.msg, "type com.acme.Address is defined twice"));
     ck_assert_int_ne(sd_avro_named_add(refs, addr2, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "defined by two referenced schemas"));
+    sd_avro_schema_t *user2 = NULL;
+    ck_assert_int_eq(sd_avro_parse("[\"null\",\"com.acme.User\"]", 24, refs, &user2, &err), 0);
+    ck_assert_int_eq(sd_avro_named_add(refs, user2, &err), SD_ERR_INVALID);
+    sd_avro_schema_free(user2);
     sd_avro_named_free(refs);
     sd_avro_named_free(refs2);
     sd_avro_schema_free(addr2);
