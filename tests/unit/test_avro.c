@@ -115,6 +115,51 @@ START_TEST(all_test_schemas_parse)
 }
 END_TEST
 
+/* The named types of Avro's test protocols, each parsed on its own in
+ * declaration order with the earlier ones as references (a protocol's
+ * namespace becomes the namespace of a type that names none). */
+START_TEST(protocol_types_parse)
+{
+    static const char *const files[] = {"BulkData.avpr", "mail.avpr", "namespace.avpr",
+                                        "simple.avpr"};
+    int types = 0;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[256];
+        snprintf(path, sizeof path, DATA_DIR "protocols/%s", files[f]);
+        size_t len;
+        char *text = read_file(path, &len);
+        json_t *protocol = json_loadb(text, len, 0, NULL);
+        ck_assert_ptr_nonnull(protocol);
+        const char *space = json_string_value(json_object_get(protocol, "namespace"));
+        json_t *list = json_object_get(protocol, "types");
+        sd_avro_named_t *set = sd_avro_named_new();
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            json_t *type = json_array_get(list, i);
+            const char *name = json_string_value(json_object_get(type, "name"));
+            if (space && !json_object_get(type, "namespace") && !strchr(name, '.'))
+                json_object_set_new(type, "namespace", json_string(space));
+            char *one = json_dumps(type, JSON_COMPACT);
+            sd_avro_schema_t *s = NULL;
+            sd_err_t err = {0};
+            ck_assert_msg(sd_avro_parse(one, strlen(one), set, &s, &err) == 0, "%s: %s", path,
+                          err.msg);
+            ck_assert_int_eq(sd_avro_named_add(set, s, &err), SD_ERR_INVALID);
+            sd_avro_named_t *next = sd_avro_named_new();
+            ck_assert_int_eq(sd_avro_named_add(next, s, NULL), 0);
+            sd_avro_named_free(set);
+            set = next;
+            sd_avro_schema_free(s);
+            free(one);
+            types++;
+        }
+        sd_avro_named_free(set);
+        json_decref(protocol);
+        free(text);
+    }
+    ck_assert_int_eq(types, 9);
+}
+END_TEST
+
 /* schema-tests.txt: cases of "<<INPUT", "<<canonical" and optionally
  * "<<fingerprint" lines; a value is the rest of the line, or when the tag
  * stands alone, the following lines up to one reading just the tag name. */
@@ -832,6 +877,7 @@ int main(void)
     TCase *tc = tcase_create("schema");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, all_test_schemas_parse);
+    tcase_add_test(tc, protocol_types_parse);
     tcase_add_test(tc, canonical_form_vectors);
     tcase_add_test(tc, crc64_empty);
     tcase_add_test(tc, model_keeps_attributes);
