@@ -33,9 +33,8 @@ static bk_topic_t *resource_topic(bk_request_t *req, int8_t type, kp_str_t name,
         *message = "Unsupported resource type.";
         return NULL;
     }
-    bk_topic_t *topic = name.len > 0 ? bk_topics_find(&req->server->topics, name.ptr,
-                                                      (size_t)name.len)
-                                     : NULL;
+    bk_topic_t *topic =
+        name.len > 0 ? bk_topics_find(&req->server->topics, name.ptr, (size_t)name.len) : NULL;
     if (!topic) {
         *code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         *message = "Topic does not exist.";
@@ -88,8 +87,7 @@ static void list_edit(const char *current, const char *value, int append, char *
         for (const char *p = sources[s]; *p;) {
             const char *comma = strchr(p, ',');
             size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            int keep = len > 0 && !list_has(out, p, len) &&
-                       (append || !list_has(value, p, len));
+            int keep = len > 0 && !list_has(out, p, len) && (append || !list_has(value, p, len));
             if (keep && used + len + 2 < n) {
                 if (used)
                     out[used++] = ',';
@@ -121,8 +119,8 @@ int bk_handle_alter_configs(bk_request_t *req)
         out->error_code = KERR_NONE;
         out->error_message = bk_str(NULL);
         const char *message = NULL;
-        bk_topic_t *topic = resource_topic(req, res->resource_type, res->resource_name,
-                                           &out->error_code, &message);
+        bk_topic_t *topic =
+            resource_topic(req, res->resource_type, res->resource_name, &out->error_code, &message);
         if (!topic) {
             out->error_message = bk_str(message);
             continue;
@@ -150,8 +148,8 @@ int bk_handle_alter_configs(bk_request_t *req)
         }
         if (!out->error_code) {
             sd_err_t err;
-            int rc = bk_topics_set_configs(&req->server->topics, topic, configs, rq.validate_only,
-                                           &err);
+            int rc =
+                bk_topics_set_configs(&req->server->topics, topic, configs, rq.validate_only, &err);
             if (rc)
                 set_failure(req, rc, &err, &out->error_code, &out->error_message);
         }
@@ -219,8 +217,8 @@ static int apply_ops(bk_request_t *req, const bk_topic_t *topic,
             const char *current = sd_props_get(props, name);
             char buf[256], edited[256];
             if (!current)
-                current = bk_topic_config_value(&req->server->topics, topic, name, buf,
-                                                sizeof buf, NULL);
+                current =
+                    bk_topic_config_value(&req->server->topics, topic, name, buf, sizeof buf, NULL);
             list_edit(current, value, c->config_operation == OP_APPEND, edited, sizeof edited);
             value = bk_cstr(req, bk_str(edited));
             if (!value)
@@ -252,8 +250,7 @@ int bk_handle_incremental_alter_configs(bk_request_t *req)
     if (!rs.responses)
         return BK_CLOSE;
     for (int32_t i = 0; i < rs.responses_count; i++) {
-        const kp_incremental_alter_configs_request_alter_configs_resource_t *res =
-            &rq.resources[i];
+        const kp_incremental_alter_configs_request_alter_configs_resource_t *res = &rq.resources[i];
         kp_incremental_alter_configs_response_alter_configs_resource_response_t *out =
             &rs.responses[i];
         out->resource_type = res->resource_type;
@@ -261,8 +258,8 @@ int bk_handle_incremental_alter_configs(bk_request_t *req)
         out->error_code = KERR_NONE;
         out->error_message = bk_str(NULL);
         const char *message = NULL;
-        bk_topic_t *topic = resource_topic(req, res->resource_type, res->resource_name,
-                                           &out->error_code, &message);
+        bk_topic_t *topic =
+            resource_topic(req, res->resource_type, res->resource_name, &out->error_code, &message);
         if (!topic) {
             out->error_message = bk_str(message);
             continue;

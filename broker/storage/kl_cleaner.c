@@ -227,8 +227,8 @@ static int reader_fill(batch_reader_t *r, int64_t pos, size_t need, sd_err_t *er
 
 /* Returns 1 with the next batch (validated: framing, magic, CRC), 0 at the
  * end, or an error. The batch is borrowed until the next call. */
-static int reader_next(batch_reader_t *r, const uint8_t **batch, size_t *size,
-                       kl_batch_header_t *h, sd_err_t *err)
+static int reader_next(batch_reader_t *r, const uint8_t **batch, size_t *size, kl_batch_header_t *h,
+                       sd_err_t *err)
 {
     if (r->pos >= r->size)
         return 0;
@@ -441,8 +441,8 @@ int kl_log_clean_prepare(kl_log_t *log, int64_t now_ms, int force, kl_clean_job_
         in->fd = fcntl(log->segments[i]->log_fd, F_DUPFD_CLOEXEC, 0);
         job->count++;
         if (in->fd < 0) {
-            rc = sd_err_set(err, KL_ERR_STORAGE, "dup %s/%s: %s", log->dir,
-                            log->segments[i]->name, strerror(errno));
+            rc = sd_err_set(err, KL_ERR_STORAGE, "dup %s/%s: %s", log->dir, log->segments[i]->name,
+                            strerror(errno));
             goto fail;
         }
     }
@@ -486,7 +486,8 @@ static void reader_start(batch_reader_t *r, const kl_clean_job_t *job, const cle
 static int build_map(kl_clean_job_t *job, run_state_t *st, sd_err_t *err)
 {
     for (size_t i = job->first_dirty; i < job->count; i++) {
-        if (i > job->first_dirty && job->map_limit > 0 && st->map.cap * sizeof(key_slot_t) >= job->map_limit) {
+        if (i > job->first_dirty && job->map_limit > 0 &&
+            st->map.cap * sizeof(key_slot_t) >= job->map_limit) {
             /* The map is full: clean the segments mapped so far, as Kafka
              * does when its dedupe buffer fills; the rest waits for the
              * next clean. */
@@ -643,8 +644,7 @@ static int clean_segment(kl_clean_job_t *job, run_state_t *st, clean_input_t *in
     cleaned_name(name, sizeof name, in->base);
     int out_fd = openat(job->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out_fd < 0)
-        return sd_err_set(err, KL_ERR_STORAGE, "create %s/%s: %s", job->dir, name,
-                          strerror(errno));
+        return sd_err_set(err, KL_ERR_STORAGE, "create %s/%s: %s", job->dir, name, strerror(errno));
     in->written = 1;
     reader_start(&st->reader, job, in, what);
     sd_writer_reset(&st->out);
@@ -695,8 +695,10 @@ static int clean_segment(kl_clean_job_t *job, run_state_t *st, clean_input_t *in
                 st->headers[nheaders++] = hd;
             }
             if (more < 0) {
-                rc = sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: malformed record header at offset "
-                                "%" PRId64, job->dir, what, offset);
+                rc = sd_err_set(err, KL_ERR_CORRUPT,
+                                "%s/%s: malformed record header at offset "
+                                "%" PRId64,
+                                job->dir, what, offset);
                 goto fail;
             }
             rec.header_count = (int32_t)(nheaders - first_header);
@@ -821,8 +823,8 @@ static int rebuild_indexes(kl_log_t *log, kl_segment_t *seg, uint8_t *scratch, s
     if (rc)
         return rc;
     if (result.cut_bytes > 0)
-        sd_error("kl_log", "%s/%s: cleaned segment unreadable after byte %" PRId64 ": %s",
-                 log->dir, seg->name, seg->size, result.reason);
+        sd_error("kl_log", "%s/%s: cleaned segment unreadable after byte %" PRId64 ": %s", log->dir,
+                 seg->name, seg->size, result.reason);
     rc = kl_segment__finish(seg, err);
     if (rc)
         return rc;
@@ -842,8 +844,8 @@ static size_t sealed_segment(const kl_log_t *log, int64_t base)
     return SIZE_MAX;
 }
 
-int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after,
-                        kl_clean_stats_t *stats, sd_err_t *err)
+int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after, kl_clean_stats_t *stats,
+                        sd_err_t *err)
 {
     log->cleaning = 0;
     int rc = 0;
@@ -928,8 +930,7 @@ int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after,
             rebuild_indexes(log, seg, scratch, &why)) {
             /* The old segment object still reads the old file (unlinked
              * but open); the next open rescans the new one. */
-            sd_error("kl_log", "swapping in the cleaned %020" PRId64 ".log: %s", in->base,
-                     why.msg);
+            sd_error("kl_log", "swapping in the cleaned %020" PRId64 ".log: %s", in->base, why.msg);
             kl_segment__close(seg);
             rc = KL_ERR_STORAGE;
             continue;
@@ -1039,8 +1040,10 @@ int kl_cleaner__recover(kl_log_t *log, int64_t **bases, size_t *n, sd_err_t *err
         }
         text[size] = '\0';
         if (parse_marker(text, bases, n)) {
-            rc = sd_err_set(err, KL_ERR_STORAGE, "%s/%s is damaged; the cleaned segments it "
-                            "lists cannot be swapped in safely", log->dir, KL_SWAP_MARKER);
+            rc = sd_err_set(err, KL_ERR_STORAGE,
+                            "%s/%s is damaged; the cleaned segments it "
+                            "lists cannot be swapped in safely",
+                            log->dir, KL_SWAP_MARKER);
             goto done;
         }
         for (size_t i = 0; i < *n; i++) {

@@ -65,8 +65,8 @@ int kl_clean_job_run(kl_clean_job_t *job, sd_err_t *err);
  * (may be NULL) gets the job's counters. Returns 0,
  * 1 when stopped, or KL_ERR_STORAGE. */
 enum { KL_CLEAN_ALL_STEPS = 1 << 30 };
-int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after,
-                        kl_clean_stats_t *stats, sd_err_t *err);
+int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after, kl_clean_stats_t *stats,
+                        sd_err_t *err);
 
 /* Frees a job without committing it, removing its cleaned files (for a log
  * that went away while the job ran). The log it came from must not be used

@@ -53,7 +53,6 @@
 /* Largest decompressed batch ListOffsets-by-timestamp opens. */
 #define TIMESTAMP_SCAN_MAX (64u << 20)
 
-
 static const struct {
     int code;
     int16_t kafka;
@@ -930,8 +929,9 @@ size_t kl_log_apply_retention(kl_log_t *log, int64_t now_ms)
         const char *why = NULL;
         char text[96];
         if (c->retention_ms >= 0 && now_ms - seg->max_timestamp > c->retention_ms) {
-            snprintf(text, sizeof text, "retention.ms %" PRId64 " passed (largest timestamp %" PRId64
-                     ")", c->retention_ms, seg->max_timestamp);
+            snprintf(text, sizeof text,
+                     "retention.ms %" PRId64 " passed (largest timestamp %" PRId64 ")",
+                     c->retention_ms, seg->max_timestamp);
             why = text;
         } else if (c->retention_bytes >= 0 && total - seg->size >= c->retention_bytes) {
             snprintf(text, sizeof text, "log of %" PRId64 " bytes exceeds retention.bytes %" PRId64,

@@ -38,9 +38,9 @@ struct kl_log {
     int64_t start_offset;
     /* Cleaner state, in memory only: after a restart the whole log counts
      * as dirty once, which costs one extra cleaning and loses nothing. */
-    int64_t clean_offset;           /* offsets below were cleaned */
-    int64_t tombstone_horizon_ms;   /* earliest delete horizon set, -1 none */
-    int cleaning;                   /* a clean job is out for this log */
+    int64_t clean_offset;         /* offsets below were cleaned */
+    int64_t tombstone_horizon_ms; /* earliest delete horizon set, -1 none */
+    int cleaning;                 /* a clean job is out for this log */
 };
 
 /* The segment holding `offset`: the last one whose base is <= offset. */

@@ -183,8 +183,8 @@ static size_t read_all(kl_log_t *log, rec_view_t *out, size_t max)
                 sd_writer_reset(&scratch);
                 sd_write_bytes(&scratch, batch, KL_BATCH_HEADER_SIZE);
                 ck_assert_int_eq(kl_codec_decompress(codec, batch + KL_BATCH_HEADER_SIZE,
-                                                     size - KL_BATCH_HEADER_SIZE, 1 << 24,
-                                                     &scratch, &err),
+                                                     size - KL_BATCH_HEADER_SIZE, 1 << 24, &scratch,
+                                                     &err),
                                  0);
                 scratch.buf[KL_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~KL_ATTR_CODEC_MASK;
                 plain = scratch.buf;
@@ -354,7 +354,8 @@ START_TEST(test_tombstones)
     append_kv(log, "k2", NULL, NOW + 100); /* tombstones */
     append_kv(log, "k3", NULL, NOW + 200);
     for (int i = 0; i < 8; i++)
-        append_kv(log, "other", "x", NOW + 300 + i); /* pushes the tombstones out of the active segment */
+        append_kv(log, "other", "x",
+                  NOW + 300 + i); /* pushes the tombstones out of the active segment */
     static rec_view_t all[MAX_RECS], got[MAX_RECS], want[MAX_RECS];
     size_t n = read_all(log, all, MAX_RECS);
     int64_t abase = active_base(log);
@@ -474,13 +475,23 @@ START_TEST(test_headers_survive_rebuild)
     kl_log_t *log = open_log(&c, 0);
     kl_header_t hs[2] = {{(const uint8_t *)"trace", 5, (const uint8_t *)"abc", 3},
                          {(const uint8_t *)"empty", 5, NULL, -1}};
-    kl_record_t recs[3] = {
-        {.key = (const uint8_t *)"h", .key_len = 1, .value = (const uint8_t *)"old", .value_len = 3,
-         .timestamp = NOW},
-        {.key = (const uint8_t *)"h", .key_len = 1, .value = (const uint8_t *)"new", .value_len = 3,
-         .headers = hs, .header_count = 2, .timestamp = NOW + 1},
-        {.key = (const uint8_t *)"g", .key_len = 1, .value = (const uint8_t *)"x", .value_len = 1,
-         .timestamp = NOW + 2}};
+    kl_record_t recs[3] = {{.key = (const uint8_t *)"h",
+                            .key_len = 1,
+                            .value = (const uint8_t *)"old",
+                            .value_len = 3,
+                            .timestamp = NOW},
+                           {.key = (const uint8_t *)"h",
+                            .key_len = 1,
+                            .value = (const uint8_t *)"new",
+                            .value_len = 3,
+                            .headers = hs,
+                            .header_count = 2,
+                            .timestamp = NOW + 1},
+                           {.key = (const uint8_t *)"g",
+                            .key_len = 1,
+                            .value = (const uint8_t *)"x",
+                            .value_len = 1,
+                            .timestamp = NOW + 2}};
     sd_writer_t w;
     sd_writer_init(&w);
     sd_err_t err = {0};
