@@ -4,7 +4,7 @@
  * tombstones kept then dropped after delete.retention.ms, the active segment
  * untouched, compressed batches cleaned and recompressed with each codec,
  * record headers kept through a rebuild,
- * min.compaction.lag.ms, the dirty-ratio threshold, incremental cleans and
+ * min.compaction.lag.ms, max.compaction.lag.ms, the dirty-ratio threshold, incremental cleans and
  * a capped key map, a crash after every step
  * of the swap (and during the run) followed by recovery, keyless records
  * refused on compacted logs, retention by time and size, and the log start
@@ -584,6 +584,29 @@ START_TEST(test_dirty_ratio)
 }
 END_TEST
 
+START_TEST(test_max_compaction_lag)
+{
+    /* Below min.cleanable.dirty.ratio a log is still cleaned once its
+     * oldest dirty record is older than max.compaction.lag.ms. */
+    kl_log_config_t c = compact_config();
+    c.min_cleanable_dirty_ratio = 1.0; /* never by ratio */
+    c.max_compaction_lag_ms = 60000;
+    kl_log_t *log = open_log(&c, 0);
+    write_versions(log, 10);
+    kl_clean_job_t *job = NULL;
+    sd_err_t err = {0};
+    ck_assert_int_eq(kl_log_clean_prepare(log, NOW + 1000, 0, &job, &err), 0);
+    ck_assert_ptr_null(job);
+    ck_assert_int_eq(kl_log_clean_prepare(log, NOW + 61000, 0, &job, &err), 0);
+    ck_assert_ptr_nonnull(job);
+    ck_assert_int_eq(kl_clean_job_run(job, &err), 0);
+    kl_clean_stats_t st;
+    ck_assert_int_eq(kl_log_clean_commit(log, job, KL_CLEAN_ALL_STEPS, &st, &err), 0);
+    ck_assert_int_gt(st.segments_swapped, 0);
+    kl_log_close(log);
+}
+END_TEST
+
 START_TEST(test_incremental_clean)
 {
     /* A second clean maps only the new (dirty) segments; records of the
@@ -926,6 +949,7 @@ static Suite *cleaner_suite(void)
     tcase_add_test(tc, test_headers_survive_rebuild);
     tcase_add_test(tc, test_min_compaction_lag);
     tcase_add_test(tc, test_dirty_ratio);
+    tcase_add_test(tc, test_max_compaction_lag);
     tcase_add_test(tc, test_incremental_clean);
     tcase_add_test(tc, test_key_map_limit);
     tcase_add_test(tc, test_crash_at_every_step);
