@@ -361,6 +361,32 @@ static int lookup_name(parse_ctx_t *ctx, const char *name, const char *space, sd
 
 static int parse_type(parse_ctx_t *ctx, json_t *j, const char *space, sd_avro_node_t **out);
 
+/* Whether key repeats one of the i keys before it in list: a linear scan for
+ * short lists, a table filled as it goes (`seen`) for long ones, so a huge
+ * record, enum or union costs linear time. -1 when out of memory. */
+static sd_avro_node_t seen_marker;
+
+static int repeats(avro_names_t *seen, size_t count, const char *key,
+                   const char *(*key_at)(const void *list, size_t k), const void *list, size_t i)
+{
+    if (count <= 16) {
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(key_at(list, k), key) == 0)
+                return 1;
+        return 0;
+    }
+    if (avro__names_find(seen, key))
+        return 1;
+    return avro__names_put(seen, key, &seen_marker) ? -1 : 0;
+}
+
+static const char *field_key(const void *list, size_t k)
+{
+    return ((const sd_avro_field_t *)list)[k].name;
+}
+
+static const char *symbol_key(const void *list, size_t k) { return ((const char *const *)list)[k]; }
+
 static int resolve_logical(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj)
 {
     json_t *lt = json_object_get(obj, "logicalType");
@@ -454,7 +480,7 @@ static int parse_aliases(parse_ctx_t *ctx, json_t *aj, const char *space, int re
     return 0;
 }
 
-static int parse_fields(parse_ctx_t *ctx, sd_avro_node_t *rec, json_t *obj)
+static int parse_fields_into(parse_ctx_t *ctx, sd_avro_node_t *rec, json_t *obj, avro_names_t *seen)
 {
     json_t *fj = json_object_get(obj, "fields");
     if (!json_is_array(fj))
@@ -487,12 +513,12 @@ static int parse_fields(parse_ctx_t *ctx, sd_avro_node_t *rec, json_t *obj)
             rc = fail(ctx, SD_AVRO_ERR_SCHEMA, "invalid field name \"%s\"", field->name);
             goto out;
         }
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(fields[k].name, field->name) == 0) {
-                rc = fail(ctx, SD_AVRO_ERR_SCHEMA, "duplicate field name \"%s\" in record %s",
-                          field->name, rec->fullname);
-                goto out;
-            }
+        int dup = repeats(seen, count, field->name, field_key, fields, i);
+        if (dup) {
+            rc = dup < 0 ? nomem(ctx)
+                         : fail(ctx, SD_AVRO_ERR_SCHEMA, "duplicate field name \"%s\" in record %s",
+                                field->name, rec->fullname);
+            goto out;
         }
         json_t *tj = json_object_get(f, "type");
         if (!tj) {
@@ -534,7 +560,7 @@ static int parse_fields(parse_ctx_t *ctx, sd_avro_node_t *rec, json_t *obj)
     return 0;
 }
 
-static int parse_enum(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj)
+static int parse_enum_into(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj, avro_names_t *seen)
 {
     json_t *sj = json_object_get(obj, "symbols");
     if (!json_is_array(sj))
@@ -555,10 +581,11 @@ static int parse_enum(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj)
         if (ctx->strict && !valid_simple_name(symbols[i], json_string_length(s)))
             return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: invalid symbol \"%s\"", n->fullname,
                         symbols[i]);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(symbols[k], symbols[i]) == 0)
-                return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: duplicate symbol \"%s\"",
-                            n->fullname, symbols[i]);
+        int dup = repeats(seen, count, symbols[i], symbol_key, symbols, i);
+        if (dup)
+            return dup < 0 ? nomem(ctx)
+                           : fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: duplicate symbol \"%s\"",
+                                  n->fullname, symbols[i]);
     }
     n->u.enm.symbols = symbols;
     n->u.enm.symbol_count = count;
@@ -573,6 +600,22 @@ static int parse_enum(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj)
         return fail(ctx, SD_AVRO_ERR_SCHEMA, "enum %s: default is not a string", n->fullname);
     }
     return 0;
+}
+
+static int parse_fields(parse_ctx_t *ctx, sd_avro_node_t *rec, json_t *obj)
+{
+    avro_names_t seen = {0};
+    int rc = parse_fields_into(ctx, rec, obj, &seen);
+    avro__names_free(&seen);
+    return rc;
+}
+
+static int parse_enum(parse_ctx_t *ctx, sd_avro_node_t *n, json_t *obj)
+{
+    avro_names_t seen = {0};
+    int rc = parse_enum_into(ctx, n, obj, &seen);
+    avro__names_free(&seen);
+    return rc;
 }
 
 static int parse_named(parse_ctx_t *ctx, json_t *obj, sd_avro_kind_t kind, const char *space,
@@ -672,7 +715,13 @@ static const char *branch_key(const sd_avro_node_t *b)
     return kind_names[d->kind];
 }
 
-static int parse_union(parse_ctx_t *ctx, json_t *arr, const char *space, sd_avro_node_t **out)
+static const char *branch_key_at(const void *list, size_t k)
+{
+    return branch_key(((sd_avro_node_t *const *)list)[k]);
+}
+
+static int parse_union_into(parse_ctx_t *ctx, json_t *arr, const char *space, sd_avro_node_t **out,
+                            avro_names_t *seen)
 {
     sd_avro_node_t *n = new_node(ctx, SD_AVRO_UNION);
     if (!n)
@@ -694,14 +743,24 @@ static int parse_union(parse_ctx_t *ctx, json_t *arr, const char *space, sd_avro
                         "(branch %zu)",
                         i);
         const char *key = branch_key(b);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(branch_key(n->u.un.branches[k]), key) == 0)
-                return fail(ctx, SD_AVRO_ERR_SCHEMA, "union has duplicate branch \"%s\"", key);
+        int dup = repeats(seen, count, key, branch_key_at, n->u.un.branches, i);
+        if (dup)
+            return dup < 0
+                       ? nomem(ctx)
+                       : fail(ctx, SD_AVRO_ERR_SCHEMA, "union has duplicate branch \"%s\"", key);
         n->u.un.branches[i] = b;
         n->u.un.branch_count = i + 1;
     }
     *out = n;
     return 0;
+}
+
+static int parse_union(parse_ctx_t *ctx, json_t *arr, const char *space, sd_avro_node_t **out)
+{
+    avro_names_t seen = {0};
+    int rc = parse_union_into(ctx, arr, space, out, &seen);
+    avro__names_free(&seen);
+    return rc;
 }
 
 static int parse_type(parse_ctx_t *ctx, json_t *j, const char *space, sd_avro_node_t **out)

@@ -567,17 +567,18 @@ static void canonical(sd_writer_t *w, const sd_avro_node_t *n, const char *space
         /* Java keeps aliases in a set: a repeated alias is written once. */
         put(w, ",\"aliases\":[");
         int first = 1;
+        avro_names_t written = {0};
         for (size_t i = 0; i < n->alias_count; i++) {
-            int repeated = 0;
-            for (size_t k = 0; k < i && !repeated; k++)
-                repeated = strcmp(n->aliases[k], n->aliases[i]) == 0;
-            if (repeated)
+            if (avro__names_find(&written, n->aliases[i]))
                 continue;
+            if (avro__names_put(&written, n->aliases[i], (sd_avro_node_t *)n) != 0)
+                w->err = SD_ERR_NOMEM;
             if (!first)
                 sd_write_u8(w, ',');
             first = 0;
             put_qualified(w, n->aliases[i], n->space);
         }
+        avro__names_free(&written);
         sd_write_u8(w, ']');
     }
     sd_write_u8(w, '}');

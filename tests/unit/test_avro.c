@@ -497,6 +497,50 @@ START_TEST(invalid_schemas)
 }
 END_TEST
 
+/* Long field, symbol and branch lists: duplicates are still found (through
+ * a table rather than pairwise comparison). */
+START_TEST(long_lists)
+{
+    enum { N = 3000 };
+    char *json = malloc(N * 64 + 256);
+    for (int dup = 0; dup < 2; dup++) {
+        size_t n = (size_t)sprintf(json, "{\"type\":\"record\",\"name\":\"R\",\"fields\":[");
+        for (int i = 0; i < N; i++)
+            n += (size_t)sprintf(json + n, "%s{\"name\":\"f%d\",\"type\":\"int\"}", i ? "," : "",
+                                 dup && i == N - 1 ? 7 : i);
+        strcpy(json + n, "]}");
+        if (dup)
+            expect_error(json, "R.f7: duplicate field name \"f7\"");
+        else
+            sd_avro_schema_free(parse_ok(json));
+
+        n = (size_t)sprintf(json, "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[");
+        for (int i = 0; i < N; i++)
+            n += (size_t)sprintf(json + n, "%s\"S%d\"", i ? "," : "", dup && i == N - 1 ? 5 : i);
+        strcpy(json + n, "]}");
+        if (dup)
+            expect_error(json, "enum E: duplicate symbol \"S5\"");
+        else
+            sd_avro_schema_free(parse_ok(json));
+
+        n = (size_t)sprintf(json, "[");
+        for (int i = 0; i < N; i++) {
+            if (dup && i == N - 1)
+                n += (size_t)sprintf(json + n, ",\"F9\"");
+            else
+                n += (size_t)sprintf(json + n, "%s{\"type\":\"fixed\",\"name\":\"F%d\",\"size\":1}",
+                                     i ? "," : "", i);
+        }
+        strcpy(json + n, "]");
+        if (dup)
+            expect_error(json, "union has duplicate branch \"F9\"");
+        else
+            sd_avro_schema_free(parse_ok(json));
+    }
+    free(json);
+}
+END_TEST
+
 START_TEST(lenient_parse)
 {
     /* What Java reads from a stored schema without validation. */
@@ -884,6 +928,7 @@ int main(void)
     tcase_add_test(tc, recursion);
     tcase_add_test(tc, namespaces);
     tcase_add_test(tc, invalid_schemas);
+    tcase_add_test(tc, long_lists);
     tcase_add_test(tc, lenient_parse);
     tcase_add_test(tc, valid_defaults);
     tcase_add_test(tc, confluent_canonical_text);
