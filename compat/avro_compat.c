@@ -532,11 +532,72 @@ static bool check(checker_t *c, const sd_avro_node_t *reader, const sd_avro_node
 
 /* -- the format ------------------------------------------------------------- */
 
-static int avro_parse(const char *text, size_t len, void **model, sd_err_t *err)
+/* *out = a new set of the named types of schemas[0 .. count). Returns 0 or
+ * a negative code (two schemas define one name, out of memory). */
+static int named_set(sd_avro_schema_t **schemas, size_t count, sd_avro_named_t **out, sd_err_t *err)
 {
+    sd_avro_named_t *set = sd_avro_named_new();
+    *out = NULL;
+    if (!set)
+        return sd_err_set(err, SD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        int rc = sd_avro_named_add(set, schemas[i], err);
+        if (rc < 0) {
+            sd_avro_named_free(set);
+            return rc;
+        }
+    }
+    *out = set;
+    return 0;
+}
+
+/* Each reference is parsed against a fresh set of the ones before it, never
+ * against a set that will hold it: a schema keeps the set it was parsed
+ * with alive, and a set keeps its schemas alive. */
+static int avro_parse(const char *text, size_t len, const sc_reference_t *refs, size_t ref_count,
+                      void **model, sd_err_t *err)
+{
+    sd_avro_schema_t **parsed = NULL;
+    sd_avro_named_t *set = NULL;
     sd_avro_schema_t *schema = NULL;
-    int rc = sd_avro_parse(text, len, NULL, &schema, err);
-    *model = rc < 0 ? NULL : schema;
+    size_t done = 0;
+    int rc = 0;
+
+    *model = NULL;
+    if (ref_count > 0) {
+        parsed = sd_calloc(ref_count, sizeof *parsed);
+        if (!parsed) {
+            rc = sd_err_set(err, SD_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    for (; done < ref_count; done++) {
+        if (done > 0 && (rc = named_set(parsed, done, &set, err)) < 0)
+            goto fail;
+        rc = sd_avro_parse(refs[done].text, refs[done].len, set, &parsed[done], err);
+        sd_avro_named_free(set);
+        set = NULL;
+        if (rc < 0) {
+            if (err) {
+                char inner[SD_ERR_MSG_MAX];
+                memcpy(inner, err->msg, sizeof inner);
+                sd_err_set(err, rc, "reference %s: %.400s", refs[done].name ? refs[done].name : "?",
+                           inner);
+            }
+            goto fail;
+        }
+    }
+    if (ref_count > 0 && (rc = named_set(parsed, ref_count, &set, err)) < 0)
+        goto fail;
+    rc = sd_avro_parse(text, len, set, &schema, err);
+    if (rc < 0)
+        goto fail;
+    *model = schema;
+fail:
+    sd_avro_named_free(set);
+    for (size_t i = 0; i < done; i++)
+        sd_avro_schema_free(parsed[i]);
+    sd_free(parsed);
     return rc;
 }
 

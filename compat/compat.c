@@ -183,8 +183,8 @@ struct sc_schema {
     void *model;               /* owned, released with format->free_model */
 };
 
-int sc_schema_parse(sc_schema_type_t type, const char *text, size_t len, sc_schema_t **out,
-                    sd_err_t *err)
+int sc_schema_parse(sc_schema_type_t type, const char *text, size_t len, const sc_reference_t *refs,
+                    size_t ref_count, sc_schema_t **out, sd_err_t *err)
 {
     sc_schema_t *schema = NULL;
     const sc_format_t *format = sc_format_for(type);
@@ -201,7 +201,7 @@ int sc_schema_parse(sc_schema_type_t type, const char *text, size_t len, sc_sche
     }
     schema->type = type;
     schema->format = format;
-    rc = format->parse(text, len, &schema->model, err);
+    rc = format->parse(text, len, refs, ref_count, &schema->model, err);
     if (rc < 0)
         goto fail;
     *out = schema;

@@ -104,14 +104,26 @@ void sc_findings_truncate(sc_findings_t *findings, size_t count);
 /* Frees every finding and the list's storage; the struct is left empty. */
 void sc_findings_free(sc_findings_t *findings);
 
+/* A schema the parsed one refers to (Confluent's schema references). `name`
+ * is the reference's name: for Avro the full name of a type the referenced
+ * schema defines, for Protobuf the import path. Borrowed. */
+typedef struct sc_reference {
+    const char *name;
+    const char *text;
+    size_t len;
+} sc_reference_t;
+
 /* One schema format. Every function pointer is required. */
 typedef struct sc_format {
     sc_schema_type_t type;
     /* Parses `len` bytes of schema text into a model the other two functions
-     * understand; on success *model is owned by the caller (release with
-     * free_model). Errors fill err with a message naming where the text is
-     * wrong (e.g. a JSON pointer). Returns 0 or a negative code. */
-    int (*parse)(const char *text, size_t len, void **model, sd_err_t *err);
+     * understand, with `refs` (dependencies first, each may use the ones
+     * before it) visible to it; on success *model is owned by the caller
+     * (release with free_model) and needs nothing of refs any more. Errors
+     * fill err with a message naming where the text is wrong (a reference's
+     * errors name the reference). Returns 0 or a negative code. */
+    int (*parse)(const char *text, size_t len, const sc_reference_t *refs, size_t ref_count,
+                 void **model, sd_err_t *err);
     void (*free_model)(void *model);
     /* Appends one finding per reason the reader cannot read data written with
      * the writer; compatible exactly when it appends none. Both models are
@@ -126,11 +138,13 @@ const sc_format_t *sc_format_for(sc_schema_type_t type);
 /* A parsed schema of some type. */
 typedef struct sc_schema sc_schema_t;
 
-/* Parses schema text of the given type; on success *out is owned by the
- * caller (sc_schema_free). Returns 0, SC_ERR_UNSUPPORTED for a type without a
- * checker yet, or the format's parse error; err says which and where. */
-int sc_schema_parse(sc_schema_type_t type, const char *text, size_t len, sc_schema_t **out,
-                    sd_err_t *err);
+/* Parses schema text of the given type, with the schemas it references
+ * (refs, dependencies first; NULL and 0 for none); on success *out is owned
+ * by the caller (sc_schema_free) and refs may go. Returns 0,
+ * SC_ERR_UNSUPPORTED for a type without a checker yet, or the format's parse
+ * error; err says which and where. */
+int sc_schema_parse(sc_schema_type_t type, const char *text, size_t len, const sc_reference_t *refs,
+                    size_t ref_count, sc_schema_t **out, sd_err_t *err);
 void sc_schema_free(sc_schema_t *schema);
 sc_schema_type_t sc_schema_type(const sc_schema_t *schema);
 /* The format's model; borrowed until sc_schema_free. */

@@ -48,6 +48,17 @@ static const struct {
     {".json", SC_TYPE_JSON},
 };
 
+/* Referenced schemas, dependencies first; names and texts owned. */
+typedef struct refset {
+    sc_reference_t *items;
+    size_t count;
+    size_t cap;
+} refset_t;
+
+/* Most referenced schemas followed for one schema, so a reference cycle or a
+ * runaway chain in a registry ends with an error. */
+#define MAX_REFERENCES 1000
+
 /* One schema taking part: the new one or an earlier version. */
 typedef struct source {
     char *label; /* owned: the file name, or "subject S version N" */
@@ -55,7 +66,9 @@ typedef struct source {
     char *text;  /* owned schema text */
     size_t len;
     sc_schema_type_t type;
-    sc_schema_t *schema; /* owned, once parsed */
+    const refset_t *refs; /* borrowed (the --reference files) or &own_refs */
+    refset_t own_refs;    /* a registry version's references */
+    sc_schema_t *schema;  /* owned, once parsed */
 } source_t;
 
 typedef struct options {
@@ -65,14 +78,17 @@ typedef struct options {
     const char *registry;
     const char *subject;
     const char *user; /* basic auth user:password for the registry */
+    refset_t files;   /* --reference files, for every schema read from a file */
 } options_t;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: " PROGRAM " check [--level LEVEL] [--type TYPE] [--format FORMAT] NEW OLD...\n"
+            "usage: " PROGRAM " check [--level LEVEL] [--type TYPE] [--format FORMAT]\n"
+        "                     [--reference FILE]... NEW OLD...\n"
             "       " PROGRAM " check --registry URL --subject SUBJECT [--level LEVEL]\n"
-            "                     [--user USER:PASSWORD] [--type TYPE] [--format FORMAT] NEW\n"
+            "                     [--user USER:PASSWORD] [--type TYPE] [--format FORMAT]\n"
+        "                     [--reference FILE]... NEW\n"
             "\n"
             "Checks whether the schema in NEW is compatible with earlier versions of it,\n"
             "with the rules and levels of Confluent Schema Registry.\n"
@@ -104,6 +120,11 @@ static void usage(FILE *out)
             "      --registry URL    a Confluent-compatible schema registry\n"
             "      --subject SUBJECT the subject whose versions NEW is checked against\n"
             "      --user USER:PASS  HTTP basic authentication for the registry\n"
+        "  -R, --reference FILE  a schema the others reference (Confluent schema\n"
+        "                        references, e.g. an Avro record used by name);\n"
+        "                        repeat it, dependencies first. It applies to every\n"
+        "                        schema read from a file; with --registry, the\n"
+        "                        versions' own references are fetched from the registry.\n"
             "  -h, --help            this text\n"
             "\n"
             "A finding names the rule broken (Avro: READER_FIELD_MISSING_DEFAULT_VALUE,\n"
@@ -133,11 +154,49 @@ static void fail_msg(const char *fmt, ...)
     va_end(ap);
 }
 
+static void refset_free(refset_t *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        sd_free((char *)set->items[i].name);
+        sd_free((char *)set->items[i].text);
+    }
+    sd_free(set->items);
+    memset(set, 0, sizeof *set);
+}
+
+/* Appends a reference; steals name and text (freed here on failure). */
+static int refset_add(refset_t *set, char *name, char *text, size_t len)
+{
+    if (set->count == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 4;
+        sc_reference_t *items = sd_realloc(set->items, cap * sizeof *items);
+        if (!items) {
+            sd_free(name);
+            sd_free(text);
+            fail_msg("out of memory");
+            return -1;
+        }
+        set->items = items;
+        set->cap = cap;
+    }
+    set->items[set->count++] = (sc_reference_t){.name = name, .text = text, .len = len};
+    return 0;
+}
+
+static bool refset_has(const refset_t *set, const char *name)
+{
+    for (size_t i = 0; i < set->count; i++)
+        if (strcmp(set->items[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 static void sources_free(source_t *sources, size_t count)
 {
     for (size_t i = 0; sources && i < count; i++) {
         sd_free(sources[i].label);
         sd_free(sources[i].text);
+        refset_free(&sources[i].own_refs);
         sc_schema_free(sources[i].schema);
     }
     sd_free(sources);
@@ -208,7 +267,9 @@ static int type_from_extension(const char *path, sc_schema_type_t *type)
 static int parse_source(source_t *s)
 {
     sd_err_t err = {0};
-    if (sc_schema_parse(s->type, s->text, s->len, &s->schema, &err) < 0) {
+    const sc_reference_t *refs = s->refs ? s->refs->items : NULL;
+    size_t ref_count = s->refs ? s->refs->count : 0;
+    if (sc_schema_parse(s->type, s->text, s->len, refs, ref_count, &s->schema, &err) < 0) {
         if (err.code == SC_ERR_UNSUPPORTED)
             fail_msg("%s: %s", s->label, err.msg);
         else
@@ -291,6 +352,76 @@ static void registry_error(const char *what, long status, json_t *json)
     const char *message = json_string_value(json_object_get(json, "message"));
     fail_msg("registry: %s: HTTP %ld%s%s", what, status, message ? ": " : "",
              message ? message : "");
+}
+
+/* Adds the schemas `references` (a Confluent "references" array) names to
+ * set, each after the ones it references in turn. Returns 0 or -1 (message
+ * printed). */
+static int registry_references(CURL *curl, const options_t *opt, json_t *references, refset_t *set,
+                               int depth)
+{
+    size_t i;
+    json_t *ref;
+    if (depth > 32) {
+        fail_msg("registry: schema references nest deeper than 32 levels");
+        return -1;
+    }
+    json_array_foreach(references, i, ref)
+    {
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        const char *subject = json_string_value(json_object_get(ref, "subject"));
+        json_t *version = json_object_get(ref, "version");
+        if (!name || !subject || !json_is_integer(version)) {
+            fail_msg("registry: a schema reference lacks its name, subject or version");
+            return -1;
+        }
+        if (refset_has(set, name))
+            continue;
+        if (set->count >= MAX_REFERENCES) {
+            fail_msg("registry: more than %d schema references", MAX_REFERENCES);
+            return -1;
+        }
+        char *escaped = curl_easy_escape(curl, subject, 0);
+        char path[1100];
+        json_t *json = NULL;
+        int rc = -1;
+        if (!escaped || strlen(escaped) > 900) {
+            fail_msg("registry: referenced subject name too long");
+            goto next;
+        }
+        snprintf(path, sizeof path, "/subjects/%s/versions/%lld", escaped,
+                 (long long)json_integer_value(version));
+        long status = registry_get(curl, opt, path, &json);
+        if (status < 0)
+            goto next;
+        const char *text = json_string_value(json_object_get(json, "schema"));
+        if (status != 200 || !text) {
+            registry_error("reading a referenced schema", status, json);
+            goto next;
+        }
+        if (registry_references(curl, opt, json_object_get(json, "references"), set, depth + 1) < 0)
+            goto next;
+        if (refset_has(set, name)) { /* a cycle brought it in already */
+            rc = 0;
+            goto next;
+        }
+        char *name_copy = sd_strdup(name);
+        char *text_copy = sd_strdup(text);
+        if (!name_copy || !text_copy) {
+            sd_free(name_copy);
+            sd_free(text_copy);
+            fail_msg("out of memory");
+            goto next;
+        }
+        rc = refset_add(set, name_copy, text_copy, strlen(text_copy));
+    next:
+        json_decref(json);
+        if (escaped)
+            curl_free(escaped);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Fills sources[1..] with the subject's versions NEW is compared with (all of
@@ -382,13 +513,10 @@ static int registry_fetch(const options_t *opt, sc_level_t *level, source_t **so
             registry_error("reading a version of the subject", status, json);
             goto fail;
         }
-        json_t *refs = json_object_get(json, "references");
-        if (json_array_size(refs) > 0) {
-            fail_msg("registry: subject %s version %d has schema references, which "
-                     "strand-compat does not follow yet",
-                     opt->subject, s->version);
+        s->refs = &s->own_refs;
+        if (registry_references(curl, opt, json_object_get(json, "references"), &s->own_refs, 0) <
+            0)
             goto fail;
-        }
         const char *type = json_string_value(json_object_get(json, "schemaType"));
         s->type = SC_TYPE_AVRO;
         if (type && sc_schema_type_parse(type, &s->type, &err) < 0) {
@@ -601,10 +729,15 @@ static void print_junit(const report_t *r)
 static int run_check(int argc, char **argv)
 {
     static const struct option long_options[] = {
-        {"level", required_argument, NULL, 'l'},   {"type", required_argument, NULL, 't'},
-        {"format", required_argument, NULL, 'f'},  {"registry", required_argument, NULL, 'r'},
-        {"subject", required_argument, NULL, 's'}, {"user", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"level", required_argument, NULL, 'l'},
+        {"type", required_argument, NULL, 't'},
+        {"format", required_argument, NULL, 'f'},
+        {"registry", required_argument, NULL, 'r'},
+        {"subject", required_argument, NULL, 's'},
+        {"user", required_argument, NULL, 'u'},
+        {"reference", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     options_t opt = {0};
     source_t *sources = NULL;
@@ -618,49 +751,66 @@ static int run_check(int argc, char **argv)
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "l:t:f:h", long_options, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "l:t:f:R:h", long_options, NULL)) != -1) {
         switch (ch) {
         case 'l': opt.level_name = optarg; break;
         case 't': opt.type_name = optarg; break;
         case 'r': opt.registry = optarg; break;
         case 's': opt.subject = optarg; break;
         case 'u': opt.user = optarg; break;
-        case 'h': usage(stdout); return EXIT_COMPATIBLE;
+        case 'R': {
+            char *text = NULL, *name = NULL;
+            size_t len = 0;
+            if (read_file(optarg, &text, &len) < 0)
+                goto fail;
+            if (!(name = sd_strdup(optarg))) {
+                sd_free(text);
+                fail_msg("out of memory");
+                goto fail;
+            }
+            if (refset_add(&opt.files, name, text, len) < 0)
+                goto fail;
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            status = EXIT_COMPATIBLE;
+            goto fail;
         case 'f': {
             size_t i, n = sizeof output_formats / sizeof output_formats[0];
             for (i = 0; i < n && strcasecmp(optarg, output_formats[i].name) != 0; i++)
                 ;
             if (i == n) {
                 fail_msg("unknown --format '%s' (expected text, json or junit)", optarg);
-                return EXIT_ERROR;
+                goto fail;
             }
             opt.format = output_formats[i].format;
             break;
         }
-        default: fprintf(stderr, "Try '" PROGRAM " --help'.\n"); return EXIT_ERROR;
+        default: fprintf(stderr, "Try '" PROGRAM " --help'.\n"); goto fail;
         }
     }
     if (opt.level_name && sc_level_parse(opt.level_name, &level, &err) < 0) {
         fail_msg("--level: %s", err.msg);
-        return EXIT_ERROR;
+        goto fail;
     }
     if (opt.type_name && sc_schema_type_parse(opt.type_name, &forced_type, &err) < 0) {
         fail_msg("--type: %s", err.msg);
-        return EXIT_ERROR;
+        goto fail;
     }
     size_t files = (size_t)(argc - optind);
     if (opt.registry || opt.subject) {
         if (!opt.registry || !opt.subject) {
             fail_msg("--registry and --subject go together");
-            return EXIT_ERROR;
+            goto fail;
         }
         if (files != 1) {
             fail_msg("with --registry, give exactly one NEW schema file");
-            return EXIT_ERROR;
+            goto fail;
         }
     } else if (files < 2) {
         fail_msg("give the NEW schema file and at least one OLD one (try --help)");
-        return EXIT_ERROR;
+        goto fail;
     }
 
     sources = sd_calloc(files, sizeof *sources);
@@ -688,6 +838,7 @@ static int run_check(int argc, char **argv)
         }
         if (read_file(path, &s->text, &s->len) < 0)
             goto fail;
+        s->refs = &opt.files;
     }
     if (opt.registry) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -736,6 +887,7 @@ fail:
     sc_result_free(&result);
     sd_free(old);
     sources_free(sources, count);
+    refset_free(&opt.files);
     return status;
 }
 

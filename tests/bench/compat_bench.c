@@ -110,7 +110,7 @@ static sc_schema_t *parse(const char *text)
 {
     sc_schema_t *s = NULL;
     sd_err_t err = {0};
-    if (sc_schema_parse(SC_TYPE_AVRO, text, strlen(text), &s, &err) < 0)
+    if (sc_schema_parse(SC_TYPE_AVRO, text, strlen(text), NULL, 0, &s, &err) < 0)
         die("cannot parse a generated schema: %s", err.msg);
     return s;
 }

@@ -80,8 +80,14 @@ class Registry:
                     if len(parts) == 3:
                         return self.answer(200, list(range(1, len(versions) + 1)))
                     v = int(parts[3])
-                    return self.answer(200, {"subject": parts[1], "version": v, "id": 100 + v,
-                                             "schema": json.dumps(versions[v - 1])})
+                    entry = versions[v - 1]
+                    body = {"subject": parts[1], "version": v, "id": 100 + v}
+                    if isinstance(entry, dict) and "references" in entry and "schema" in entry:
+                        body["schema"] = json.dumps(entry["schema"])
+                        body["references"] = entry["references"]
+                    else:
+                        body["schema"] = json.dumps(entry)
+                    return self.answer(200, body)
                 self.answer(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -245,6 +251,23 @@ class StrandCompatTest(unittest.TestCase):
         self.run_compat("frobnicate", expect=2)
         self.run_compat(expect=2)
 
+    # -- references ----------------------------------------------------------------
+
+    def test_references_from_files(self):
+        address = self.write("address.avsc", record("Address", [field("zip", "string")], namespace="com.acme"))
+        old = self.write("old.avsc", record("User", [field("home", "com.acme.Address")]))
+        new = self.write("new.avsc", record("User", [field("home", "com.acme.Address"), field("note", "string")]))
+        proc = self.run_compat("check", "-R", address, new, old, expect=1)
+        self.assertIn("READER_FIELD_MISSING_DEFAULT_VALUE", proc.stdout)
+        self.assertIn("User.note", proc.stdout)
+        self.run_compat("check", "--reference", address, old, old, expect=0)
+        # Without the reference the type is unknown: an error naming the file.
+        proc = self.run_compat("check", new, old, expect=2)
+        self.assertIn("new.avsc", proc.stderr)
+        self.assertIn("com.acme.Address", proc.stderr)
+        proc = self.run_compat("check", "--reference", os.path.join(self.dir, "nope.avsc"), new, old, expect=2)
+        self.assertIn("nope.avsc", proc.stderr)
+
     # -- schema types ------------------------------------------------------------
 
     def test_type_from_extension(self):
@@ -308,6 +331,23 @@ class StrandCompatTest(unittest.TestCase):
         registry.close()
         proc = self.run_compat("check", "--registry", url, "--subject", "s", self.write("new.avsc", V1), expect=2)
         self.assertIn("registry", proc.stderr)
+
+    def test_registry_follows_references(self):
+        address_v1 = record("Address", [field("zip", "int")], namespace="com.acme")
+        address_v2 = record("Address", [field("zip", "string")], namespace="com.acme")
+        user = record("User", [field("home", "com.acme.Address")])
+        registry = self.start_registry({
+            "address": [address_v1, address_v2],
+            "users-value": [{"schema": user, "references": [
+                {"name": "com.acme.Address", "subject": "address", "version": 1}]}],
+        })
+        new = self.write("user.avsc", user)
+        ref = self.write("address.avsc", address_v2)
+        proc = self.run_compat("check", "--registry", registry.url, "--subject", "users-value",
+                               "--reference", ref, "--format", "json", new, expect=1)
+        doc = json.loads(proc.stdout)
+        self.assertEqual([(f["rule"], f["path"]) for f in doc["findings"]], [("TYPE_MISMATCH", "User.home.zip")])
+        self.assertIn("/subjects/address/versions/1", registry.requests)
 
     def test_registry_needs_subject_and_one_file(self):
         new = self.write("new.avsc", V1)

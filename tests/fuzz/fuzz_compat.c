@@ -40,9 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sc_schema_t *a = NULL, *b = NULL;
     sd_err_t err = {0};
 
-    if (sc_schema_parse(SC_TYPE_AVRO, text, first, &a, &err) == 0) {
+    if (sc_schema_parse(SC_TYPE_AVRO, text, first, NULL, 0, &a, &err) == 0) {
         check_pair(a, a, true);
-        if (sep && sc_schema_parse(SC_TYPE_AVRO, sep + 1, size - first - 1, &b, &err) == 0) {
+        if (sep &&
+            sc_schema_parse(SC_TYPE_AVRO, sep + 1, size - first - 1, NULL, 0, &b, &err) == 0) {
             check_pair(b, b, true);
             check_pair(a, b, false);
             check_pair(b, a, false);

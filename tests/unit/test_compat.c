@@ -26,7 +26,7 @@ static sc_schema_t *parse_json(json_t *schema)
     ck_assert_ptr_nonnull(text);
     sc_schema_t *out = NULL;
     sd_err_t err = {0};
-    int rc = sc_schema_parse(SC_TYPE_AVRO, text, strlen(text), &out, &err);
+    int rc = sc_schema_parse(SC_TYPE_AVRO, text, strlen(text), NULL, 0, &out, &err);
     ck_assert_msg(rc == 0, "cannot parse %s: %s", text, err.msg);
     free(text);
     return out;
@@ -36,7 +36,7 @@ static sc_schema_t *parse_text(const char *text)
 {
     sc_schema_t *out = NULL;
     sd_err_t err = {0};
-    ck_assert_msg(sc_schema_parse(SC_TYPE_AVRO, text, strlen(text), &out, &err) == 0,
+    ck_assert_msg(sc_schema_parse(SC_TYPE_AVRO, text, strlen(text), NULL, 0, &out, &err) == 0,
                   "cannot parse %s: %s", text, err.msg);
     return out;
 }
@@ -200,11 +200,12 @@ START_TEST(schema_types)
     /* Formats without a checker yet say so. */
     sc_schema_t *s = NULL;
     sd_err_t err = {0};
-    ck_assert_int_eq(sc_schema_parse(SC_TYPE_PROTOBUF, "syntax = \"proto3\";", 18, &s, &err),
-                     SC_ERR_UNSUPPORTED);
+    ck_assert_int_eq(
+        sc_schema_parse(SC_TYPE_PROTOBUF, "syntax = \"proto3\";", 18, NULL, 0, &s, &err),
+        SC_ERR_UNSUPPORTED);
     ck_assert_ptr_null(s);
     ck_assert_str_eq(err.msg, "PROTOBUF schemas are not supported yet");
-    ck_assert_int_eq(sc_schema_parse(SC_TYPE_JSON, "{}", 2, &s, &err), SC_ERR_UNSUPPORTED);
+    ck_assert_int_eq(sc_schema_parse(SC_TYPE_JSON, "{}", 2, NULL, 0, &s, &err), SC_ERR_UNSUPPORTED);
     ck_assert_str_eq(err.msg, "JSON schemas are not supported yet");
 }
 END_TEST
@@ -220,7 +221,8 @@ START_TEST(invalid_schema)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sc_schema_t *s = NULL;
         sd_err_t err = {0};
-        ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, bad[i], strlen(bad[i]), &s, &err), 0);
+        ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, bad[i], strlen(bad[i]), NULL, 0, &s, &err),
+                         0);
         ck_assert_ptr_null(s);
         ck_assert_msg(err.msg[0] != '\0', "no message for %s", bad[i]);
     }
@@ -329,6 +331,76 @@ START_TEST(recursion_and_width)
 }
 END_TEST
 
+/* Schemas that use types defined in referenced schemas (Confluent's schema
+ * references), a reference using an earlier one, and errors naming the
+ * reference. */
+START_TEST(references)
+{
+    static const char address_v1[] =
+        "{\"type\":\"record\",\"name\":\"Address\",\"namespace\":"
+        "\"com.acme\",\"fields\":[{\"name\":\"zip\",\"type\":\"int\"}]}";
+    static const char address_v2[] =
+        "{\"type\":\"record\",\"name\":\"Address\",\"namespace\":"
+        "\"com.acme\",\"fields\":[{\"name\":\"zip\",\"type\":\"string\"}]}";
+    static const char place[] =
+        "{\"type\":\"record\",\"name\":\"Place\",\"namespace\":\"com.acme\","
+        "\"fields\":[{\"name\":\"address\",\"type\":\"Address\"}]}";
+    static const char user[] = "{\"type\":\"record\",\"name\":\"User\",\"fields\":"
+                               "[{\"name\":\"home\",\"type\":\"com.acme.Place\"}]}";
+    sc_reference_t old_refs[] = {
+        {"com.acme.Address", address_v1, sizeof address_v1 - 1},
+        {"com.acme.Place", place, sizeof place - 1},
+    };
+    sc_reference_t new_refs[] = {
+        {"com.acme.Address", address_v2, sizeof address_v2 - 1},
+        {"com.acme.Place", place, sizeof place - 1},
+    };
+    sc_schema_t *old = NULL, *new_schema = NULL, *s = NULL;
+    sd_err_t err = {0};
+    ck_assert_int_eq(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), old_refs, 2, &old, &err), 0);
+    ck_assert_int_eq(
+        sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), new_refs, 2, &new_schema, &err), 0);
+
+    const sc_schema_t *earlier[] = {old};
+    sc_result_t r;
+    ck_assert_int_eq(sc_check(new_schema, earlier, 1, SC_LEVEL_BACKWARD, &r, NULL), 0);
+    ck_assert(!r.compatible);
+    ck_assert_uint_eq(r.findings.count, 1);
+    ck_assert_str_eq(r.findings.items[0].rule, "TYPE_MISMATCH");
+    ck_assert_str_eq(r.findings.items[0].location, "/fields/0/type/fields/0/type/fields/0/type");
+    ck_assert_str_eq(r.findings.items[0].path, "User.home.address.zip");
+    sc_result_free(&r);
+
+    /* Without its references the schema does not parse; a bad reference is
+     * named. */
+    ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), NULL, 0, &s, &err), 0);
+    ck_assert_ptr_null(s);
+    sc_reference_t bad[] = {{"com.acme.Address", "{\"type\":", 8}};
+    ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), bad, 1, &s, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "reference com.acme.Address"));
+    /* Out of order: Place needs Address before it. */
+    sc_reference_t reversed[] = {old_refs[1], old_refs[0]};
+    ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), reversed, 2, &s, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "com.acme.Place"));
+
+    /* Parsing with references under allocation failures leaks nothing. */
+    bool parsed = false;
+    for (long n = 0; n < 10000 && !parsed; n++) {
+        sd_alloc_fail_after(n);
+        int rc = sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), old_refs, 2, &s, &err);
+        sd_alloc_fail_after(-1);
+        parsed = rc == 0;
+        if (!parsed)
+            ck_assert_ptr_null(s);
+    }
+    ck_assert(parsed);
+    sc_schema_free(s);
+
+    sc_schema_free(old);
+    sc_schema_free(new_schema);
+}
+END_TEST
+
 /* Every allocation of a check may fail: the result is an error, nothing
  * leaks (the sanitizer build checks) and the next attempt succeeds. */
 START_TEST(allocation_failures)
@@ -379,6 +451,7 @@ static Suite *compat_suite(void)
     tcase_add_test(tc, invalid_schema);
     tcase_add_test(tc, comparisons_by_level);
     tcase_add_test(tc, recursion_and_width);
+    tcase_add_test(tc, references);
     tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
     return s;
