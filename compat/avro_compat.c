@@ -10,6 +10,11 @@
  * verdict is reported, as Avro does. Recursive types terminate: a record pair
  * already being checked further up counts as compatible ("compatible unless
  * proven otherwise"), and verdicts of finished record pairs are remembered.
+ *
+ * Two deliberate differences from Avro's reports, not its verdicts: Avro
+ * starts locations again at "/" inside a writer union's branches, where ours
+ * carry on from the union (/fields/3/type); and a named type used in several
+ * places is reported at each place, where Avro repeats its first report.
  */
 #include <stdarg.h>
 #include <stdbool.h>
