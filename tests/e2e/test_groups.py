@@ -6,6 +6,8 @@ group members; the admin APIs list, describe and delete groups."""
 import json
 import os
 import shutil
+import signal
+import subprocess
 import time
 import unittest
 
@@ -154,6 +156,38 @@ class GroupTest(harness.BrokerTestCase):
             a.close()
             if b is not None:
                 b.close()
+
+    def test_killed_member_expires_and_the_other_takes_over(self):
+        broker = self.start_broker()
+        topic = "grp-expire"
+        harness.create_topic(broker.bootstrap, topic, partitions=4)
+        # The second member runs in its own process, which is then killed:
+        # no LeaveGroup, no more heartbeats.
+        script = (
+            "import sys, time\n"
+            "from confluent_kafka import Consumer\n"
+            "c = Consumer({'bootstrap.servers': sys.argv[1], 'group.id': 'expire',"
+            " 'session.timeout.ms': 3000, 'heartbeat.interval.ms': 300})\n"
+            "c.subscribe([sys.argv[2]], on_assign=lambda c, p: print('assigned', len(p), flush=True))\n"
+            "while True:\n"
+            "    c.poll(0.1)\n")
+        a = Member(broker.bootstrap, "expire", topic, session_timeout_ms=3000)
+        proc = subprocess.Popen([harness.PYTHON, "-c", script, broker.bootstrap, topic],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            poll_until([a], lambda: len(a.assigned) == 2, WAIT, "the partitions to be shared")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            killed = time.monotonic()
+            poll_until([a], lambda: len(a.assigned) == 4, WAIT, "the survivor to take over")
+            # One session timeout (3 s), then a heartbeat and a rejoin.
+            self.assertLess(time.monotonic() - killed, 10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            a.close()
 
     def test_committed_offsets_survive_restart_and_kill9(self):
         from confluent_kafka import TopicPartition
