@@ -13,10 +13,10 @@ import unittest
 
 try:
     from . import harness
-    from .test_protocol_errors import Connection, i16, i32, request, string
+    from .test_protocol_errors import Connection, i32, request, string
 except ImportError:  # run from inside tests/e2e
     import harness
-    from test_protocol_errors import Connection, i16, i32, request, string
+    from test_protocol_errors import Connection, i32, request, string
 
 KCAT = shutil.which("kcat") or shutil.which("kafkacat")
 NODE = shutil.which("node") or shutil.which("nodejs")
