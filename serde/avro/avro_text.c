@@ -718,6 +718,12 @@ static void put_converted(sd_writer_t *w, const json_t *v, const sd_avro_node_t 
     }
 }
 
+/* Java Avro 1.11 has no duration logical type: it stays a plain property. */
+static int java_logical(const sd_avro_node_t *n)
+{
+    return n->logical && n->logical != SD_AVRO_LOGICAL_DURATION;
+}
+
 static void put_logical(sd_writer_t *w, const sd_avro_node_t *n)
 {
     char buf[64];
@@ -766,7 +772,7 @@ static void build(sd_writer_t *w, const sd_avro_schema_t *schema, const sd_avro_
             char buf[32];
             snprintf(buf, sizeof buf, ",\"size\":%zu", d->u.fixed.size);
             put(w, buf);
-            if (d->logical)
+            if (java_logical(d))
                 put_logical(w, d);
         } else {
             put(w, ",\"fields\":[");
@@ -832,13 +838,13 @@ static void build(sd_writer_t *w, const sd_avro_schema_t *schema, const sd_avro_
         sd_write_u8(w, '}');
         return;
     default:
-        if (!d->logical && !json_object_size(d->props)) {
+        if (!java_logical(d) && !json_object_size(d->props)) {
             put_str(w, sd_avro_kind_name(d->kind));
             return;
         }
         put(w, "{\"type\":");
         put_str(w, sd_avro_kind_name(d->kind));
-        if (d->logical)
+        if (java_logical(d))
             put_logical(w, d);
         put_sorted_props(w, d->props);
         sd_write_u8(w, '}');
