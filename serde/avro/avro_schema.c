@@ -901,13 +901,10 @@ static int default_ok(const json_t *v, const sd_avro_node_t *t, default_problem_
         return bad_default(p, v, "an int");
     case SD_AVRO_LONG: return json_is_integer(v) ? 1 : bad_default(p, v, "a long");
     case SD_AVRO_FLOAT:
-    case SD_AVRO_DOUBLE: {
-        double d;
-        if (json_is_number(v) ||
-            (json_is_string(v) && avro__parse_java_double(json_string_value(v), &d) == 0))
+    case SD_AVRO_DOUBLE:
+        if (json_is_number(v))
             return 1;
         return bad_default(p, v, t->kind == SD_AVRO_FLOAT ? "a float" : "a double");
-    }
     case SD_AVRO_STRING: return json_is_string(v) ? 1 : bad_default(p, v, "a string");
     case SD_AVRO_BYTES:
         if (json_is_string(v) && latin1_length(json_string_value(v), json_string_length(v)) >= 0)
@@ -983,6 +980,12 @@ static int check_default(parse_ctx_t *ctx, const json_t *v, const sd_avro_node_t
 {
     default_problem_t p;
     memset(&p, 0, sizeof p);
+    /* Java reads a float or double field's textual default ("NaN", "1.5")
+     * as a number; only there, not inside unions, arrays or records. */
+    double number;
+    if ((type->kind == SD_AVRO_FLOAT || type->kind == SD_AVRO_DOUBLE) && json_is_string(v) &&
+        avro__parse_java_double(json_string_value(v), &number) == 0)
+        return 0;
     if (default_ok(v, type, &p))
         return 0;
     char shown[80];

@@ -81,6 +81,8 @@ int avro__parse_java_double(const char *s, double *out)
 
 void avro__java_double(char *out, size_t cap, double d, int as_float)
 {
+    if (as_float)
+        d = (double)(float)d;
     if (isnan(d)) {
         snprintf(out, cap, "NaN");
         return;
@@ -89,8 +91,6 @@ void avro__java_double(char *out, size_t cap, double d, int as_float)
         snprintf(out, cap, d > 0 ? "Infinity" : "-Infinity");
         return;
     }
-    if (as_float)
-        d = (double)(float)d;
     if (d == 0) {
         snprintf(out, cap, signbit(d) ? "-0.0" : "0.0");
         return;
@@ -165,6 +165,8 @@ void avro__java_double(char *out, size_t cap, double d, int as_float)
 static void put_double(sd_writer_t *w, double d, int as_float)
 {
     char buf[48];
+    if (as_float)
+        d = (double)(float)d;
     avro__java_double(buf, sizeof buf, d, as_float);
     if (isnan(d) || isinf(d)) /* Jackson quotes the non-numeric numbers */
         put_str(w, buf);
@@ -745,7 +747,7 @@ static void put_logical(sd_writer_t *w, const sd_avro_node_t *n)
  * first and then again among the sorted properties; the JSON reader keeps
  * the first position and one value, as Jackson does. */
 static void build(sd_writer_t *w, const sd_avro_schema_t *schema, const sd_avro_node_t *n,
-                  node_set_t *seen)
+                  const char *space, node_set_t *seen)
 {
     static const char *const order_names[] = {"ascending", "descending", "ignore"};
     const sd_avro_node_t *d = sd_avro_deref(n);
@@ -757,6 +759,11 @@ static void build(sd_writer_t *w, const sd_avro_schema_t *schema, const sd_avro_
         set_add(seen, d);
         put(w, "{\"name\":");
         put_str(w, d->fullname);
+        /* A full name without dots would be read back in the enclosing
+         * namespace: say it is the null one (Confluent omits this and so
+         * moves such a type into the enclosing namespace). */
+        if (!*d->space && *space)
+            put(w, ",\"namespace\":\"\"");
         put(w, ",\"type\":");
         put_str(w, sd_avro_kind_name(d->kind));
         if (d->kind == SD_AVRO_ENUM) {
@@ -783,7 +790,7 @@ static void build(sd_writer_t *w, const sd_avro_schema_t *schema, const sd_avro_
                 put(w, "{\"name\":");
                 put_str(w, f->name);
                 put(w, ",\"type\":");
-                build(w, schema, f->type, seen);
+                build(w, schema, f->type, d->space, seen);
                 put(w, ",\"order\":");
                 put_str(w, order_names[f->order]);
                 if (f->doc) {
@@ -825,7 +832,7 @@ static void build(sd_writer_t *w, const sd_avro_schema_t *schema, const sd_avro_
         for (size_t i = 0; i < d->u.un.branch_count; i++) {
             if (i)
                 sd_write_u8(w, ',');
-            build(w, schema, d->u.un.branches[i], seen);
+            build(w, schema, d->u.un.branches[i], space, seen);
         }
         sd_write_u8(w, ']');
         return;
@@ -833,7 +840,8 @@ static void build(sd_writer_t *w, const sd_avro_schema_t *schema, const sd_avro_
     case SD_AVRO_MAP:
         put(w, d->kind == SD_AVRO_ARRAY ? "{\"type\":\"array\",\"items\":"
                                         : "{\"type\":\"map\",\"values\":");
-        build(w, schema, d->kind == SD_AVRO_ARRAY ? d->u.array.items : d->u.map.values, seen);
+        build(w, schema, d->kind == SD_AVRO_ARRAY ? d->u.array.items : d->u.map.values, space,
+              seen);
         put_sorted_props(w, d->props);
         sd_write_u8(w, '}');
         return;
@@ -858,7 +866,7 @@ char *avro__normalized_raw(const sd_avro_schema_t *schema, size_t *len, sd_err_t
     sd_writer_t w;
     node_set_t seen = {0};
     sd_writer_init(&w);
-    build(&w, schema, schema->root, &seen);
+    build(&w, schema, schema->root, "", &seen);
     sd_free(seen.slots);
     if (seen.err)
         w.err = SD_ERR_NOMEM;

@@ -434,6 +434,12 @@ START_TEST(invalid_schemas)
                  "{\"type\":\"record\",\"name\":\"Addr\",\"fields\":[{\"name\":\"zip\",\"type\":"
                  "\"int\"}]},\"default\":{}}]}",
                  "User.a: default has no zip");
+    expect_error("{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"d\","
+                 "\"type\":[\"double\",\"null\"],\"default\":\"NaN\"}]}",
+                 "User.d: default \"NaN\" is not a double (a union default must match");
+    expect_error("{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"d\","
+                 "\"type\":\"float\",\"default\":\"1.5x\"}]}",
+                 "User.d: default \"1.5x\" is not a float");
     expect_error("{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"x\",\"type\":"
                  "\"int\"},{\"name\":\"x\",\"type\":\"long\"}]}",
                  "User.x: duplicate field name \"x\"");
@@ -629,6 +635,41 @@ START_TEST(normalized_text)
                 "\"precision\":4,\"scale\":0}},"
                 "{\"name\":\"u\",\"type\":[\"float\",\"null\"],\"default\":0.1}],"
                 "\"aa\":true,\"zz\":1,\"aliases\":[\"m.A\",\"Z\"]}");
+    /* Empty doc dropped, a null-namespace type inside a namespace kept there,
+     * a float default beyond float range written as Java's Float does, a
+     * decimal fixed with its aliases, a record default in its key order. */
+    expect_text(
+        sd_avro_normalized,
+        "{\"type\":\"record\",\"name\":\"Node\",\"namespace\":\"a.b\",\"doc\":\"\",\"aliases\":["
+        "\"x.Old\","
+        "\"Older\"], \"fields\":[  "
+        "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Node\","
+        "\"foo\":\"bar\"},\"default\":[]},  {\"name\":\"k\",\"type\":{\"type\":\"enum\","
+        "\"name\":\"K\",\"namespace\":\"\",\"symbols\":[\"A\",\"B\"],\"default\":\"B\",\"doc\":"
+        "\"kd\"},"
+        "\"default\":\"A\",\"order\":\"ignore\"},  {\"name\":\"m\",\"type\":{\"type\":\"fixed\","
+        "\"name\":\"M\",\"size\":8,\"logicalType\":\"decimal\",\"precision\":18,\"scale\":3,"
+        "\"aliases\":[\"MM\"]}},  {\"name\":\"f\",\"type\":\"float\",\"default\":1e40},"
+        "  {\"name\":\"d\",\"type\":[\"null\",\"double\"],\"default\":null},  {\"name\":\"r\","
+        "\"type\":{\"type\":\"record\",\"name\":\"In\",\"fields\":[{\"name\":\"x\",\"type\":"
+        "\"bytes\","
+        "\"default\":\"\\u00e9\"},{\"name\":\"y\",\"type\":\"K\"}]},\"default\":{\"y\":\"B\","
+        "\"x\":\"a\"}} ]}",
+        "{\"type\":\"record\",\"name\":\"Node\",\"namespace\":\"a.b\",\"fields\":[{\"name\":"
+        "\"kids\","
+        "\"type\":{\"type\":\"array\",\"items\":\"Node\",\"foo\":\"bar\"},\"default\":[]},"
+        "{\"name\":\"k\",\"type\":{\"type\":\"enum\",\"name\":\"K\",\"namespace\":\"\",\"doc\":"
+        "\"kd\","
+        "\"symbols\":[\"A\",\"B\"],\"default\":\"B\"},\"default\":\"A\",\"order\":\"ignore\"},"
+        "{\"name\":\"m\",\"type\":{\"type\":\"fixed\",\"name\":\"M\",\"size\":8,\"logicalType\":"
+        "\"decimal\","
+        "\"precision\":18,\"scale\":3,\"aliases\":[\"MM\"]}},{\"name\":\"f\",\"type\":\"float\","
+        "\"default\":\"Infinity\"},{\"name\":\"d\",\"type\":[\"null\",\"double\"],\"default\":null}"
+        ","
+        "{\"name\":\"r\",\"type\":{\"type\":\"record\",\"name\":\"In\",\"fields\":[{\"name\":\"x\","
+        "\"type\":\"bytes\",\"default\":\"\xc3\xa9\"},{\"name\":\"y\",\"type\":\"K\"}]},"
+        "\"default\":{\"y\":\"B\","
+        "\"x\":\"a\"}}],\"aliases\":[\"Older\",\"x.Old\"]}");
     /* Two spellings of one schema normalize to the same text. */
     const char *a =
         "{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[{\"name\":\"e\",\"type\":"
@@ -672,6 +713,8 @@ START_TEST(java_numbers)
         {1.1, 1, "1.1"},
         {-0.0, 0, "-0.0"},
         {123456.789, 0, "123456.789"},
+        {1e40, 1, "Infinity"},
+        {1e-50, 1, "0.0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[48];
