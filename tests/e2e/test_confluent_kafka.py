@@ -248,7 +248,7 @@ class ConfluentKafkaTest(harness.BrokerTestCase):
         broker = self.start_broker()
         base = int(time.time() * 1000) - 3600 * 1000
         sent = [{"value": b"t%d" % i, "timestamp": base + 1000 * i} for i in range(20)]
-        harness.produce(broker.bootstrap, "ck-times-batch", sent, linger_ms=200)
+        harness.produce(broker.bootstrap, "ck-times-batch", sent, linger_ms=1000)
         batches = harness.read_batches(harness.segment_files(broker.data_dir, "ck-times-batch")[0])
         self.assertLess(len(batches), 20, "records were not batched; the test needs multi-record batches")
         self.assertEqual(harness.watermarks(broker.bootstrap, "ck-times-batch"), (0, 20))
@@ -263,7 +263,7 @@ class ConfluentKafkaTest(harness.BrokerTestCase):
             topic = "ck-times-" + codec
             sent = [{"value": b"compressible value %d " % i * 8, "timestamp": base + 1000 * i}
                     for i in range(30)]
-            harness.produce(broker.bootstrap, topic, sent, linger_ms=200, compression_type=codec)
+            harness.produce(broker.bootstrap, topic, sent, linger_ms=1000, compression_type=codec)
             batches = harness.read_batches(harness.segment_files(broker.data_dir, topic)[0])
             self.assertTrue(any(b["codec"] == codec_id and b["records_count"] > 1 for b in batches),
                             "no multi-record %s batch was stored" % codec)
