@@ -370,7 +370,7 @@ int kl_log_clean_prepare(kl_log_t *log, int64_t now_ms, int force, kl_clean_job_
 {
     *out = NULL;
     const kl_log_config_t *c = &log->config;
-    if (!c->cleanup_compact || log->cleaning)
+    if (!c->cleanup_compact || log->cleaning || log->swap_pending)
         return 0;
     /* Cleanable: sealed segments up to the first one holding a record
      * younger than min.compaction.lag.ms. */
@@ -851,7 +851,7 @@ int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after, kl_c
     int rc = 0;
     char *marker = NULL;
     uint8_t *scratch = NULL;
-    int step = 0;
+    int step = 0, committed = 0;
     if (!job->ran)
         goto done;
     /* What is swapped: changed segments still in the log (retention may
@@ -892,6 +892,7 @@ int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after, kl_c
     rc = kl_log__write_file(log, KL_SWAP_MARKER, KL_SWAP_MARKER_TMP, marker, err);
     if (rc)
         goto done;
+    committed = 1;
     for (size_t i = 0; i < job->count; i++) {
         clean_input_t *in = &job->inputs[i];
         if (!in->written)
@@ -940,8 +941,7 @@ int kl_log_clean_commit(kl_log_t *log, kl_clean_job_t *job, int stop_after, kl_c
         job->stats.segments_swapped++;
     }
     if (rc) {
-        sd_err_set(err, rc, "some cleaned segments of %s are swapped in at the next open",
-                   log->dir);
+        sd_err_set(err, rc, "some cleaned segments of %s could not be reopened", log->dir);
         goto done; /* the commit record stays: the next open finishes */
     }
     STEP(); /* 3+2n: done */
@@ -962,10 +962,16 @@ cleaned:
                 log->dir, job->stats.segments_swapped, job->stats.bytes_read,
                 job->stats.bytes_written, job->stats.records_kept, job->stats.records_read);
 done:
-    if (rc == 1) {
-        /* A simulated crash: leave every file as it is. */
+    if (rc == 1 || (rc < 0 && committed)) {
+        /* A simulated crash, or a failure after the commit point: every
+         * file stays as it is for the next open to finish the swap, and
+         * the log is not cleaned again until then. */
         for (size_t i = 0; i < job->count; i++)
             job->inputs[i].written = 0;
+        if (rc < 0) {
+            log->swap_pending = 1;
+            sd_error("kl_log", "%s: cleaned segments are swapped in at the next open", log->dir);
+        }
     }
     if (stats)
         *stats = job->stats;

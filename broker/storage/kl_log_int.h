@@ -41,6 +41,7 @@ struct kl_log {
     int64_t clean_offset;         /* offsets below were cleaned */
     int64_t tombstone_horizon_ms; /* earliest delete horizon set, -1 none */
     int cleaning;                 /* a clean job is out for this log */
+    int swap_pending;             /* a swap failed after its commit point */
 };
 
 /* The segment holding `offset`: the last one whose base is <= offset. */
