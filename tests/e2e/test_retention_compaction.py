@@ -132,7 +132,7 @@ class RetentionCompactionTest(harness.BrokerTestCase):
         broker = self.start_broker()
         topic = "rc-tombstones"
         config = dict(COMPACT_CONFIG)
-        config["delete.retention.ms"] = "3000"
+        config["delete.retention.ms"] = "5000"
         harness.create_topic(broker.bootstrap, topic, config=config)
         pairs = [(b"k%d" % k, b"v%d-%d" % (k, r)) for r in range(3) for k in range(5)]
         pairs += [(b"k1", None), (b"k3", None)]
