@@ -181,7 +181,7 @@ static int is_reserved(const char *key, const char *const *set, int enum_default
     if (enum_default && strcmp(key, "default") == 0)
         return 1;
     for (; *set; set++)
-        if (strcmp(key, *set) == 0)
+        if (key[0] == (*set)[0] && strcmp(key, *set) == 0)
             return 1;
     return 0;
 }
@@ -227,6 +227,23 @@ static size_t path_push(parse_ctx_t *ctx, const char *fmt, ...)
         if (n > 0)
             ctx->path_len =
                 old + (size_t)n < sizeof ctx->path - 1 ? old + (size_t)n : sizeof ctx->path - 1;
+    }
+    return old;
+}
+
+/* path_push(ctx, ".%s", name) without the formatting cost: once per field. */
+static size_t path_push_field(parse_ctx_t *ctx, const char *name)
+{
+    size_t old = ctx->path_len;
+    size_t room = sizeof ctx->path - 1 - old;
+    size_t len = strlen(name);
+    if (room) {
+        ctx->path[old] = '.';
+        if (len > room - 1)
+            len = room - 1;
+        memcpy(ctx->path + old + 1, name, len);
+        ctx->path_len = old + 1 + len;
+        ctx->path[ctx->path_len] = '\0';
     }
     return old;
 }
@@ -506,7 +523,7 @@ static int parse_fields_into(parse_ctx_t *ctx, sd_avro_node_t *rec, json_t *obj,
         field->name = json_string_value(name_j);
         field->position = i;
         field->props = ctx->schema->empty;
-        size_t old = path_push(ctx, ".%s", field->name);
+        size_t old = path_push_field(ctx, field->name);
         int rc = 0;
         if (ctx->strict ? !valid_simple_name(field->name, json_string_length(name_j))
                         : !*field->name) {
@@ -1013,7 +1030,7 @@ static int check_defaults(parse_ctx_t *ctx, const sd_avro_node_t *n)
     case SD_AVRO_RECORD:
         for (size_t i = 0; i < n->u.record.field_count && !rc; i++) {
             const sd_avro_field_t *f = &n->u.record.fields[i];
-            size_t old = path_push(ctx, ".%s", f->name);
+            size_t old = path_push_field(ctx, f->name);
             if (f->default_value)
                 rc = check_default(ctx, f->default_value, f->type);
             if (!rc)
