@@ -46,29 +46,18 @@ static void quiet(sd_log_level_t level, const char *module, const char *line, vo
 
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%s/test_kl_cleaner.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(root));
+    unit_make_temp_dir(root, sizeof root, "test_kl_cleaner");
     snprintf(dir, sizeof dir, "%s/topic-0", root);
     sd_log_set_sink(quiet, NULL);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static void teardown(void)
 {
     sd_log_set_sink(NULL, NULL);
-    if (!getenv("KEEP_TEST_DIRS"))
-        nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    unit_remove_tree(root);
 }
 
-static void wipe_dir(void) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void wipe_dir(void) { nftw(dir, unit_remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* ---- helpers -------------------------------------------------------------- */
 

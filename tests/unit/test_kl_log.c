@@ -47,27 +47,17 @@ static void capture(sd_log_level_t level, const char *module, const char *line, 
 
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/test_kl_log.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
+    unit_make_temp_dir(root, sizeof root, "test_kl_log");
     snprintf(dir, sizeof dir, "%s/topic-0", root);
     warnings[0] = '\0';
     warning_count = 0;
     sd_log_set_sink(capture, NULL);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     sd_log_set_sink(NULL, NULL);
-    if (!getenv("KEEP_TEST_DIRS"))
-        nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    unit_remove_tree(root);
 }
 
 /* ---- helpers -------------------------------------------------------------- */

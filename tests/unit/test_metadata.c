@@ -13,20 +13,14 @@
 #include "metadata.h"
 #include "unit.h"
 
-static char dir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
+static char dir[512];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/strand-meta-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    unit_make_temp_dir(dir, sizeof dir, "test_metadata");
 }
 
-static void teardown(void) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
+static void teardown(void) { unit_remove_tree(dir); }
 
 typedef struct seen {
     int count;
