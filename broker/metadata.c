@@ -201,6 +201,17 @@ static int exec_simple(bk_meta_t *meta, const char *sql, sd_err_t *err)
     return 0;
 }
 
+/* Ends the transaction begun with BEGIN IMMEDIATE: COMMIT when rc is 0,
+ * ROLLBACK otherwise. Returns rc, or COMMIT's own error. */
+static int end_transaction(bk_meta_t *meta, int rc, sd_err_t *err)
+{
+    if (rc) {
+        sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec_simple(meta, "COMMIT", err);
+}
+
 static int insert_configs(bk_meta_t *meta, const char *name, const sd_props_t *configs,
                           sd_err_t *err)
 {
@@ -240,17 +251,12 @@ int bk_meta_create_topic(bk_meta_t *meta, const bk_meta_topic_t *topic, sd_err_t
         sqlite3_bind_int(st, 3, topic->partitions) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_DONE) {
         rc = db_error(meta, err, "creating topic");
-        goto fail;
+        goto done;
     }
     rc = insert_configs(meta, topic->name, topic->configs, err);
-    if (rc)
-        goto fail;
+done:
     sqlite3_finalize(st);
-    return exec_simple(meta, "COMMIT", err);
-fail:
-    sqlite3_finalize(st);
-    sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return end_transaction(meta, rc, err);
 }
 
 static int delete_rows(bk_meta_t *meta, const char *sql, const char *name, sd_err_t *err)
@@ -277,11 +283,7 @@ int bk_meta_delete_topic(bk_meta_t *meta, const char *name, sd_err_t *err)
      * created again under the name starts with none. */
     if (!rc)
         rc = delete_rows(meta, "DELETE FROM group_offsets WHERE topic = ?", name, err);
-    if (rc) {
-        sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return exec_simple(meta, "COMMIT", err);
+    return end_transaction(meta, rc, err);
 }
 
 int bk_meta_set_topic_configs(bk_meta_t *meta, const char *name, const sd_props_t *configs,
@@ -293,11 +295,7 @@ int bk_meta_set_topic_configs(bk_meta_t *meta, const char *name, const sd_props_
     rc = delete_rows(meta, "DELETE FROM topic_configs WHERE topic = ?", name, err);
     if (!rc)
         rc = insert_configs(meta, name, configs, err);
-    if (rc) {
-        sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return exec_simple(meta, "COMMIT", err);
+    return end_transaction(meta, rc, err);
 }
 
 int bk_meta_next_producer_id(bk_meta_t *meta, int64_t *id, sd_err_t *err)
@@ -309,15 +307,12 @@ int bk_meta_next_producer_id(bk_meta_t *meta, int64_t *id, sd_err_t *err)
     if (exec_simple(meta, "INSERT OR IGNORE INTO producer_ids VALUES (0, 1000)", err) ||
         sqlite3_prepare_v2(meta->db, "UPDATE producer_ids SET next = next + 1 RETURNING next - 1",
                            -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_step(st) != SQLITE_ROW)
         rc = db_error(meta, err, "allocating a producer id");
-        sqlite3_finalize(st);
-        sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    *id = sqlite3_column_int64(st, 0);
+    else
+        *id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return exec_simple(meta, "COMMIT", err);
+    return end_transaction(meta, rc, err);
 }
 
 /* ------------------------------------------------------ committed offsets */
@@ -351,12 +346,9 @@ int bk_meta_commit_offsets(bk_meta_t *meta, const char *group, const bk_meta_off
             goto fail;
         }
     }
-    sqlite3_finalize(st);
-    return exec_simple(meta, "COMMIT", err);
 fail:
     sqlite3_finalize(st);
-    sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return end_transaction(meta, rc, err);
 }
 
 int bk_meta_load_offsets(bk_meta_t *meta, const char *group, const char *topic,
@@ -420,12 +412,9 @@ int bk_meta_delete_offsets(bk_meta_t *meta, const char *group, const bk_meta_off
             goto fail;
         }
     }
-    sqlite3_finalize(st);
-    return exec_simple(meta, "COMMIT", err);
 fail:
     sqlite3_finalize(st);
-    sqlite3_exec(meta->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return end_transaction(meta, rc, err);
 }
 
 int bk_meta_delete_group_offsets(bk_meta_t *meta, const char *group, sd_err_t *err)
