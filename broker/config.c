@@ -23,10 +23,8 @@ const sd_cfg_def_t bk_broker_config_defs[] = {
     {"advertised.listeners", SD_CFG_STRING, "", UNBOUNDED, NULL,
      "Address given to clients in Metadata; empty means the bound listener."},
     {"broker.id", SD_CFG_INT, "0", 0, 2147483647, NULL, "This broker's node id."},
-    {"log.dirs", SD_CFG_STRING, "./data", UNBOUNDED, NULL,
-     "The data directory (one directory)."},
-    {"num.partitions", SD_CFG_INT, "1", 1, 100000, NULL,
-     "Partitions of an auto-created topic."},
+    {"log.dirs", SD_CFG_STRING, "./data", UNBOUNDED, NULL, "The data directory (one directory)."},
+    {"num.partitions", SD_CFG_INT, "1", 1, 100000, NULL, "Partitions of an auto-created topic."},
     {"default.replication.factor", SD_CFG_INT, "1", 1, 1, NULL,
      "Replication factor of auto-created topics (a single node: 1)."},
     {"auto.create.topics.enable", SD_CFG_BOOL, "true", UNBOUNDED, NULL,
@@ -89,7 +87,8 @@ const sd_cfg_def_t bk_broker_config_defs[] = {
      "acks=all is answered after fdatasync (group commit); false answers after the write."},
     {"strand.log.level", SD_CFG_CHOICE, "info", UNBOUNDED, log_levels, "Log verbosity."},
 };
-const size_t bk_broker_config_count = sizeof bk_broker_config_defs / sizeof bk_broker_config_defs[0];
+const size_t bk_broker_config_count =
+    sizeof bk_broker_config_defs / sizeof bk_broker_config_defs[0];
 
 const bk_topic_config_def_t bk_topic_config_defs[] = {
     {{"cleanup.policy", SD_CFG_CHOICE, NULL, UNBOUNDED, cleanup_policies, NULL},

@@ -11,8 +11,8 @@ extern const sd_cfg_def_t bk_broker_config_defs[];
 extern const size_t bk_broker_config_count;
 
 typedef struct bk_topic_config_def {
-    sd_cfg_def_t def;          /* name, type, validation (default unused) */
-    const char *broker_name;   /* broker property giving its default */
+    sd_cfg_def_t def;        /* name, type, validation (default unused) */
+    const char *broker_name; /* broker property giving its default */
 } bk_topic_config_def_t;
 
 extern const bk_topic_config_def_t bk_topic_config_defs[];

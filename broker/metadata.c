@@ -223,8 +223,7 @@ static int insert_configs(bk_meta_t *meta, const char *name, const sd_props_t *c
     for (size_t i = 0; configs && i < sd_props_count(configs); i++) {
         sqlite3_reset(st);
         if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK ||
-            sqlite3_bind_text(st, 2, sd_props_key_at(configs, i), -1, SQLITE_STATIC) !=
-                SQLITE_OK ||
+            sqlite3_bind_text(st, 2, sd_props_key_at(configs, i), -1, SQLITE_STATIC) != SQLITE_OK ||
             sqlite3_bind_text(st, 3, sd_props_value_at(configs, i), -1, SQLITE_STATIC) !=
                 SQLITE_OK ||
             sqlite3_step(st) != SQLITE_DONE) {
@@ -325,8 +324,8 @@ int bk_meta_commit_offsets(bk_meta_t *meta, const char *group, const bk_meta_off
     if (rc)
         return rc;
     if (sqlite3_prepare_v2(meta->db,
-                           "INSERT OR REPLACE INTO group_offsets VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
+                           "INSERT OR REPLACE INTO group_offsets VALUES (?, ?, ?, ?, ?, ?, ?)", -1,
+                           &st, NULL) != SQLITE_OK) {
         rc = db_error(meta, err, "storing committed offsets");
         goto fail;
     }
@@ -351,8 +350,8 @@ fail:
     return end_transaction(meta, rc, err);
 }
 
-int bk_meta_load_offsets(bk_meta_t *meta, const char *group, const char *topic,
-                         int32_t partition, bk_meta_offset_cb cb, void *opaque, sd_err_t *err)
+int bk_meta_load_offsets(bk_meta_t *meta, const char *group, const char *topic, int32_t partition,
+                         bk_meta_offset_cb cb, void *opaque, sd_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0, step;

@@ -24,7 +24,7 @@ void bk_meta_close(bk_meta_t *meta);
 const char *bk_meta_cluster_id(const bk_meta_t *meta);
 
 typedef struct bk_meta_topic {
-    const char *name;    /* borrowed for the callback's duration */
+    const char *name; /* borrowed for the callback's duration */
     uint8_t id[16];
     int32_t partitions;
     const sd_props_t *configs; /* overrides only */
@@ -48,8 +48,8 @@ typedef struct bk_meta_offset {
     const char *topic; /* borrowed (for a callback: for its duration) */
     int32_t partition;
     int64_t offset;
-    int32_t leader_epoch;     /* -1 when unknown */
-    const char *metadata;     /* NULL when the client sent null */
+    int32_t leader_epoch; /* -1 when unknown */
+    const char *metadata; /* NULL when the client sent null */
     int64_t commit_timestamp_ms;
 } bk_meta_offset_t;
 
@@ -62,8 +62,8 @@ int bk_meta_commit_offsets(bk_meta_t *meta, const char *group, const bk_meta_off
 /* Calls cb for each committed offset of `group`, only those of `topic`
  * unless it is NULL, and of `partition` unless it is negative. A non-zero
  * return from cb stops and is returned. */
-int bk_meta_load_offsets(bk_meta_t *meta, const char *group, const char *topic,
-                         int32_t partition, bk_meta_offset_cb cb, void *opaque, sd_err_t *err);
+int bk_meta_load_offsets(bk_meta_t *meta, const char *group, const char *topic, int32_t partition,
+                         bk_meta_offset_cb cb, void *opaque, sd_err_t *err);
 /* Deletes the offsets of the n (topic, partition) pairs in one transaction. */
 int bk_meta_delete_offsets(bk_meta_t *meta, const char *group, const bk_meta_offset_t *which,
                            size_t n, sd_err_t *err);

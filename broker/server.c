@@ -97,9 +97,9 @@ struct bk_server_internal {
     int flusher_started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    flush_job_t *job;  /* handed to the flusher */
-    int job_ready;     /* set by the loop, cleared by the flusher */
-    int job_done;      /* set by the flusher */
+    flush_job_t *job; /* handed to the flusher */
+    int job_ready;    /* set by the loop, cleared by the flusher */
+    int job_done;     /* set by the flusher */
     int stop_flusher;
     int flushing;
     uint64_t next_seq, done_seq;
@@ -507,7 +507,8 @@ static void queue_current(bk_conn_t *conn)
         return;
     if (msg->out.w.err || msg->out.err) {
         out_msg_free(msg);
-        conn_close(conn, "the response could not be encoded (out of memory or a value the version cannot carry)");
+        conn_close(conn, "the response could not be encoded (out of memory or a value the version "
+                         "cannot carry)");
         return;
     }
     sd_writer_patch_i32(&msg->out.w, 0, (int32_t)(kp_out_total(&msg->out) - 4));
@@ -611,15 +612,14 @@ static void handle_frame(bk_conn_t *conn, const uint8_t *frame, size_t size)
             return;
         }
         char why[160];
-        snprintf(why, sizeof why, "unsupported version %d of API key %d (supported %d-%d)",
-                 version, req->header.api_key, entry->min_version, entry->max_version);
+        snprintf(why, sizeof why, "unsupported version %d of API key %d (supported %d-%d)", version,
+                 req->header.api_key, entry->min_version, entry->max_version);
         out_msg_free(conn->current);
         conn->current = NULL;
         conn_close(conn, why);
         return;
     }
-    kp_response_header_encode(req->out, req->header.api_key, version,
-                              req->header.correlation_id);
+    kp_response_header_encode(req->out, req->header.api_key, version, req->header.correlation_id);
     req->body_start = req->out->w.len;
     req->body = r;
     after_handler(conn, entry->handler(req));
@@ -628,8 +628,7 @@ static void handle_frame(bk_conn_t *conn, const uint8_t *frame, size_t size)
 static void process_frames(bk_conn_t *conn)
 {
     int64_t max = conn->server->internal->max_request_bytes;
-    while (!conn->closing && conn->state == CONN_IDLE &&
-           conn->out_count < MAX_QUEUED_RESPONSES) {
+    while (!conn->closing && conn->state == CONN_IDLE && conn->out_count < MAX_QUEUED_RESPONSES) {
         size_t avail = conn->rlen - conn->rpos;
         if (avail < 4)
             break;
@@ -875,7 +874,8 @@ static int parse_listener(const char *text, const char *name, char *host, size_t
 static int bind_listener(bk_server_t *server, sd_err_t *err)
 {
     struct bk_server_internal *in = server->internal;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[16];
@@ -917,8 +917,8 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     in->next_seq = 1;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->cond, NULL);
-    int rc = sd_config_init(&server->config, bk_broker_config_defs, bk_broker_config_count, props,
-                            err);
+    int rc =
+        sd_config_init(&server->config, bk_broker_config_defs, bk_broker_config_count, props, err);
     if (rc)
         return rc;
     const sd_config_t *cfg = &server->config;
@@ -972,8 +972,7 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     if (rc)
         return rc;
     if (recover)
-        sd_info(MOD, "no clean-shutdown marker in %s: checking logs for damage",
-                server->data_dir);
+        sd_info(MOD, "no clean-shutdown marker in %s: checking logs for damage", server->data_dir);
     rc = bk_topics_open(&server->topics, server->data_dir, server->meta, cfg, recover, err);
     if (rc)
         return rc;
@@ -1015,8 +1014,8 @@ int bk_server_start(bk_server_t *server, const sd_props_t *props, sd_err_t *err)
     printf("strand: kafka listening on %s%s%s:%d\n", ipv6 ? "[" : "", shown, ipv6 ? "]" : "",
            server->listen_port);
     fflush(stdout);
-    sd_info(MOD, "kafka listener ready on port %d, data in %s, cluster id %s",
-            server->listen_port, server->data_dir, bk_meta_cluster_id(server->meta));
+    sd_info(MOD, "kafka listener ready on port %d, data in %s, cluster id %s", server->listen_port,
+            server->data_dir, bk_meta_cluster_id(server->meta));
     return 0;
 }
 
@@ -1047,8 +1046,7 @@ int bk_server_run(bk_server_t *server)
                 bk_conn_t *conn = ptr;
                 if (conn->closing)
                     continue;
-                if (events[i].events & (EPOLLERR | EPOLLHUP) &&
-                    !(events[i].events & EPOLLIN)) {
+                if (events[i].events & (EPOLLERR | EPOLLHUP) && !(events[i].events & EPOLLIN)) {
                     conn_close(conn, NULL);
                     continue;
                 }

@@ -40,11 +40,11 @@ struct bk_request {
     bk_server_t *server;
     bk_conn_t *conn;
     kp_request_header_t header;
-    sd_reader_t body;   /* the request body after the header */
-    kp_arena_t *arena;  /* reset after the response is queued */
-    kp_out_t *out;      /* response: frame size + header written; handler appends body */
-    size_t body_start;  /* offset in out->w where the body starts */
-    void *state;        /* a handler's decoded request, kept while parked */
+    sd_reader_t body;  /* the request body after the header */
+    kp_arena_t *arena; /* reset after the response is queued */
+    kp_out_t *out;     /* response: frame size + header written; handler appends body */
+    size_t body_start; /* offset in out->w where the body starts */
+    void *state;       /* a handler's decoded request, kept while parked */
     /* parking (fetch long poll) */
     int64_t deadline_ms;
     bk_retry_fn retry;
@@ -75,9 +75,9 @@ struct bk_server {
     int listen_port;
     char advertised_host[256]; /* empty: the address the client connected to */
     int advertised_port;
-    int64_t now_ms;      /* wall clock at the start of the current loop turn */
-    int wake_parked;     /* re-run parked requests at the end of this turn */
-    int acks_all_fsync;  /* strand.acks.all.fsync */
+    int64_t now_ms;           /* wall clock at the start of the current loop turn */
+    int wake_parked;          /* re-run parked requests at the end of this turn */
+    int acks_all_fsync;       /* strand.acks.all.fsync */
     struct bk_groups *groups; /* consumer groups (group/coordinator.h) */
     struct bk_server_internal *internal;
 };

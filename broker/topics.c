@@ -83,8 +83,8 @@ static void apply_configs(const bk_topics_t *topics, bk_topic_t *topic)
     lc->index_interval_bytes = (int32_t)config_long(topics, topic, "index.interval.bytes");
     lc->segment_index_bytes = (int32_t)config_long(topics, topic, "segment.index.bytes");
     lc->max_message_bytes = (int32_t)config_long(topics, topic, "max.message.bytes");
-    lc->log_append_time = strcmp(bk_topic_config_value(topics, topic, "message.timestamp.type",
-                                                       buf, sizeof buf, NULL),
+    lc->log_append_time = strcmp(bk_topic_config_value(topics, topic, "message.timestamp.type", buf,
+                                                       sizeof buf, NULL),
                                  "LogAppendTime") == 0;
     const char *policy =
         bk_topic_config_value(topics, topic, "cleanup.policy", buf, sizeof buf, NULL);
@@ -126,8 +126,8 @@ static int partition_dir(const bk_topics_t *topics, const char *name, int32_t p,
 
 /* Builds the in-memory topic and opens its logs. */
 static int topic_open(bk_topics_t *topics, const char *name, const uint8_t id[16],
-                      int32_t partitions, const sd_props_t *configs, int recover,
-                      bk_topic_t **out, sd_err_t *err)
+                      int32_t partitions, const sd_props_t *configs, int recover, bk_topic_t **out,
+                      sd_err_t *err)
 {
     int rc = 0;
     bk_topic_t *topic = sd_calloc(1, sizeof *topic);
@@ -204,8 +204,8 @@ static int load_one(const bk_meta_topic_t *meta_topic, void *opaque)
     return rc;
 }
 
-int bk_topics_open(bk_topics_t *topics, const char *dir, bk_meta_t *meta,
-                   const sd_config_t *config, int recover, sd_err_t *err)
+int bk_topics_open(bk_topics_t *topics, const char *dir, bk_meta_t *meta, const sd_config_t *config,
+                   int recover, sd_err_t *err)
 {
     memset(topics, 0, sizeof *topics);
     topics->dir = sd_strdup(dir);
@@ -249,8 +249,7 @@ bk_partition_t *bk_topics_partition(const bk_topics_t *topics, const char *name,
 }
 
 int bk_topics_create(bk_topics_t *topics, const char *name, int32_t partitions,
-                     const sd_props_t *configs, int validate_only, bk_topic_t **out,
-                     sd_err_t *err)
+                     const sd_props_t *configs, int validate_only, bk_topic_t **out, sd_err_t *err)
 {
     int rc = bk_topic_name_validate(name, strlen(name), err);
     if (rc)

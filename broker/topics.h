@@ -31,7 +31,7 @@ struct bk_topic {
     uint8_t id[16];
     int32_t partition_count;
     bk_partition_t *partitions;
-    sd_props_t *overrides;  /* topic-level config overrides */
+    sd_props_t *overrides; /* topic-level config overrides */
     kl_log_config_t log_config;
     int64_t flush_messages; /* effective flush.messages */
     int64_t flush_ms;       /* effective flush.ms */
@@ -40,15 +40,15 @@ struct bk_topic {
 typedef struct bk_topics {
     bk_topic_t **items;
     size_t count, cap;
-    char *dir;               /* data directory, owned */
-    bk_meta_t *meta;         /* borrowed */
+    char *dir;                 /* data directory, owned */
+    bk_meta_t *meta;           /* borrowed */
     const sd_config_t *config; /* broker config, borrowed */
 } bk_topics_t;
 
 /* Loads every topic in the metadata store and opens its partition logs;
  * `recover` after an unclean shutdown (see kl_log_open). */
-int bk_topics_open(bk_topics_t *topics, const char *dir, bk_meta_t *meta,
-                   const sd_config_t *config, int recover, sd_err_t *err);
+int bk_topics_open(bk_topics_t *topics, const char *dir, bk_meta_t *meta, const sd_config_t *config,
+                   int recover, sd_err_t *err);
 /* Closes every log (writing recovery checkpoints). */
 void bk_topics_close(bk_topics_t *topics);
 
@@ -62,12 +62,12 @@ int bk_topic_name_validate(const char *name, size_t len, sd_err_t *err);
 
 /* Error codes for bk_topics_create / delete (negative), mapped to Kafka's. */
 enum {
-    BK_TOPIC_EXISTS = -200,      /* TOPIC_ALREADY_EXISTS (36) */
-    BK_TOPIC_INVALID_NAME = -201, /* INVALID_TOPIC_EXCEPTION (17) */
+    BK_TOPIC_EXISTS = -200,             /* TOPIC_ALREADY_EXISTS (36) */
+    BK_TOPIC_INVALID_NAME = -201,       /* INVALID_TOPIC_EXCEPTION (17) */
     BK_TOPIC_INVALID_PARTITIONS = -202, /* INVALID_PARTITIONS (37) */
-    BK_TOPIC_INVALID_CONFIG = -203, /* INVALID_CONFIG (40) */
-    BK_TOPIC_UNKNOWN = -204,     /* UNKNOWN_TOPIC_OR_PARTITION (3) */
-    BK_TOPIC_STORAGE = -205,     /* KAFKA_STORAGE_ERROR (56) */
+    BK_TOPIC_INVALID_CONFIG = -203,     /* INVALID_CONFIG (40) */
+    BK_TOPIC_UNKNOWN = -204,            /* UNKNOWN_TOPIC_OR_PARTITION (3) */
+    BK_TOPIC_STORAGE = -205,            /* KAFKA_STORAGE_ERROR (56) */
 };
 int16_t bk_topics_kafka_error(int code);
 
@@ -75,8 +75,7 @@ int16_t bk_topics_kafka_error(int code);
  * means num.partitions. `configs` (may be NULL) are validated overrides.
  * validate_only checks everything and creates nothing. */
 int bk_topics_create(bk_topics_t *topics, const char *name, int32_t partitions,
-                     const sd_props_t *configs, int validate_only, bk_topic_t **out,
-                     sd_err_t *err);
+                     const sd_props_t *configs, int validate_only, bk_topic_t **out, sd_err_t *err);
 /* Removes a topic from the metadata store and its data from disk. The
  * topic's logs are closed; pointers to it become invalid. */
 int bk_topics_delete(bk_topics_t *topics, const char *name, sd_err_t *err);

@@ -16,7 +16,8 @@ static void fail(bk_request_t *req, kp_create_topics_response_creatable_topic_re
 }
 
 /* Partition count from num_partitions or explicit assignments. */
-static int32_t partition_count(bk_request_t *req, const kp_create_topics_request_creatable_topic_t *t,
+static int32_t partition_count(bk_request_t *req,
+                               const kp_create_topics_request_creatable_topic_t *t,
                                kp_create_topics_response_creatable_topic_result_t *out)
 {
     if (t->assignments_count > 0) {

@@ -28,7 +28,8 @@ int bk_handle_delete_topics(bk_request_t *req)
         char *name = bk_cstr(req, rq.topic_names[i]);
         if (!name)
             return BK_CLOSE;
-        bk_topic_t *topic = bk_topics_find(&server->topics, name, (size_t)(rq.topic_names[i].len > 0 ? rq.topic_names[i].len : 0));
+        bk_topic_t *topic = bk_topics_find(
+            &server->topics, name, (size_t)(rq.topic_names[i].len > 0 ? rq.topic_names[i].len : 0));
         if (!topic) {
             out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             continue;

@@ -78,8 +78,8 @@ static int describe_topic(bk_request_t *req,
             continue;
         char buf[256];
         int is_default;
-        const char *value =
-            bk_topic_config_value(&server->topics, topic, def->def.name, buf, sizeof buf, &is_default);
+        const char *value = bk_topic_config_value(&server->topics, topic, def->def.name, buf,
+                                                  sizeof buf, &is_default);
         int8_t source = SOURCE_DYNAMIC_TOPIC;
         if (is_default) {
             const sd_cfg_def_t *bdef =

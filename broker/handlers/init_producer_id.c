@@ -16,7 +16,8 @@ int bk_handle_init_producer_id(bk_request_t *req)
     rs.producer_id = -1;
     rs.producer_epoch = -1;
     if (rq.transactional_id.len >= 0) {
-        sd_warn("produce", "InitProducerId for transactional id '%.*s' refused: "
+        sd_warn("produce",
+                "InitProducerId for transactional id '%.*s' refused: "
                 "transactions are not supported",
                 (int)rq.transactional_id.len, rq.transactional_id.ptr);
         rs.error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;

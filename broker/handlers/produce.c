@@ -18,13 +18,13 @@ static int idempotent_batch(const kp_records_t *records, kl_batch_header_t *h, i
     if (kl_batch_total_size(h) != records->len || h->magic != KL_BATCH_MAGIC_V2 ||
         h->producer_id < 0 || h->base_sequence < 0 || h->last_offset_delta < 0)
         return 0;
-    *last_seq = (int32_t)(((int64_t)h->base_sequence + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
+    *last_seq =
+        (int32_t)(((int64_t)h->base_sequence + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
     return 1;
 }
 
-static void fail_partition(bk_request_t *req,
-                           kp_produce_response_partition_produce_response_t *out, int16_t code,
-                           const char *message)
+static void fail_partition(bk_request_t *req, kp_produce_response_partition_produce_response_t *out,
+                           int16_t code, const char *message)
 {
     out->error_code = code;
     if (message && req->header.api_version >= 8) {
@@ -93,8 +93,8 @@ int bk_handle_produce(bk_request_t *req)
             int32_t last_seq = 0;
             int idempotent = idempotent_batch(&pd->records, &h, &last_seq);
             if (idempotent) {
-                int seq = bk_producers_check(&partition->producers, h.producer_id,
-                                             h.producer_epoch, h.base_sequence, last_seq, &base);
+                int seq = bk_producers_check(&partition->producers, h.producer_id, h.producer_epoch,
+                                             h.base_sequence, last_seq, &base);
                 if (seq == BK_SEQ_DUPLICATE &&
                     kl_batch_validate(pd->records.ptr, (size_t)pd->records.len,
                                       KL_BATCH_FROM_CLIENT, 0, &h, NULL) == 0) {

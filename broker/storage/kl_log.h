@@ -40,12 +40,12 @@ typedef struct kl_log_config {
     /* cleanup.policy: delete (retention), compact (the cleaner), or both. */
     int cleanup_delete;
     int cleanup_compact;
-    int64_t retention_ms;              /* retention.ms, -1 = keep forever */
-    int64_t retention_bytes;           /* retention.bytes, -1 = no limit */
-    int64_t delete_retention_ms;       /* delete.retention.ms, tombstones' grace */
-    double min_cleanable_dirty_ratio;  /* min.cleanable.dirty.ratio */
-    int64_t min_compaction_lag_ms;     /* min.compaction.lag.ms */
-    int64_t max_compaction_lag_ms;     /* max.compaction.lag.ms */
+    int64_t retention_ms;             /* retention.ms, -1 = keep forever */
+    int64_t retention_bytes;          /* retention.bytes, -1 = no limit */
+    int64_t delete_retention_ms;      /* delete.retention.ms, tombstones' grace */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms */
 } kl_log_config_t;
 
 void kl_log_config_defaults(kl_log_config_t *config);
@@ -76,8 +76,8 @@ void kl_log_set_config(kl_log_t *log, const kl_log_config_t *config);
  * *base_offset = offset of the first record appended. An empty buffer is
  * KL_ERR_INVALID_RECORD. A request spanning a segment roll is written with
  * one write per segment; on any failure all of it is taken back. */
-int kl_log_append(kl_log_t *log, uint8_t *buf, size_t len, int64_t now_ms,
-                  int64_t *base_offset, sd_err_t *err);
+int kl_log_append(kl_log_t *log, uint8_t *buf, size_t len, int64_t now_ms, int64_t *base_offset,
+                  sd_err_t *err);
 
 /* The log start offset: the first segment's base, or higher after
  * DeleteRecords (then it may fall inside a segment). */
@@ -87,9 +87,9 @@ int64_t kl_log_end_offset(const kl_log_t *log); /* next offset to assign */
 int64_t kl_log_flushed_offset(const kl_log_t *log);
 
 typedef struct kl_read {
-    int fd;       /* dup of the segment's fd; caller closes; -1 when len == 0 */
-    int64_t pos;  /* file position of the first byte */
-    int32_t len;  /* bytes: whole batches only */
+    int fd;      /* dup of the segment's fd; caller closes; -1 when len == 0 */
+    int64_t pos; /* file position of the first byte */
+    int32_t len; /* bytes: whole batches only */
 } kl_read_t;
 
 /* Reads whole batches starting at the batch that contains `offset`, up to
@@ -97,16 +97,14 @@ typedef struct kl_read {
  * alone anyway (Kafka's "at least one batch" rule). Reads stay inside one
  * segment. offset == end offset gives len 0; offset < start or > end gives
  * KL_ERR_OUT_OF_RANGE. */
-int kl_log_read(kl_log_t *log, int64_t offset, int32_t max_bytes, kl_read_t *out,
-                sd_err_t *err);
+int kl_log_read(kl_log_t *log, int64_t offset, int32_t max_bytes, kl_read_t *out, sd_err_t *err);
 
 /* ListOffsets by timestamp: the offset and timestamp of the first record
  * whose timestamp is >= ts, found through the time index and the batches'
  * maxTimestamp, then inside the batch. A compressed batch is not opened: its
  * base offset and maxTimestamp are returned for it. (*offset = -1,
  * *found_ts = -1 when none.) */
-int kl_log_offset_for_timestamp(kl_log_t *log, int64_t ts, int64_t *offset,
-                                int64_t *found_ts);
+int kl_log_offset_for_timestamp(kl_log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts);
 
 /* Group commit support. Returns dup'ed fds (caller closes) of every segment
  * holding data not yet fdatasync'ed, and in *upto the end offset that will be

@@ -189,8 +189,7 @@ int sd_props_parse(sd_props_t *props, const char *text, size_t len, const char *
         sd_write_u8(&value, 0);
         if (key.err || value.err ||
             sd_props_set(props, (const char *)key.buf, (const char *)value.buf)) {
-            rc = sd_err_set(err, SD_ERR_NOMEM, "out of memory reading %s line %d", source,
-                            line_no);
+            rc = sd_err_set(err, SD_ERR_NOMEM, "out of memory reading %s line %d", source, line_no);
             goto done;
         }
     }
@@ -205,8 +204,7 @@ int sd_props_load_file(sd_props_t *props, const char *path, sd_err_t *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return sd_err_set(err, SD_ERR_IO, "cannot open config file %s: %s", path,
-                          strerror(errno));
+        return sd_err_set(err, SD_ERR_IO, "cannot open config file %s: %s", path, strerror(errno));
     sd_writer_t text;
     sd_writer_init(&text);
     char chunk[4096];
@@ -283,11 +281,11 @@ static int parse_integer(const sd_cfg_def_t *def, const char *text, int64_t lo, 
     char *stop;
     long long v = strtoll(text, &stop, 10);
     if (errno || stop == text || *stop != '\0')
-        return sd_err_set(err, SD_ERR_INVALID, "invalid value '%s' for %s: not an integer",
-                          text, def->name);
+        return sd_err_set(err, SD_ERR_INVALID, "invalid value '%s' for %s: not an integer", text,
+                          def->name);
     if (v < lo || v > hi)
-        return sd_err_set(err, SD_ERR_INVALID, "invalid value '%s' for %s: out of range",
-                          text, def->name);
+        return sd_err_set(err, SD_ERR_INVALID, "invalid value '%s' for %s: out of range", text,
+                          def->name);
     if (def->min <= def->max && (v < def->min || v > def->max))
         return sd_err_set(err, SD_ERR_INVALID,
                           "invalid value '%s' for %s: must be between %lld and %lld", text,
@@ -320,8 +318,8 @@ int sd_cfg_parse_value(const sd_cfg_def_t *def, const char *text, sd_cfg_value_t
         char *stop;
         out->d = strtod(text, &stop);
         if (errno || stop == text || *stop != '\0' || !isfinite(out->d))
-            rc = sd_err_set(err, SD_ERR_INVALID, "invalid value '%s' for %s: not a number",
-                            text, def->name);
+            rc = sd_err_set(err, SD_ERR_INVALID, "invalid value '%s' for %s: not a number", text,
+                            def->name);
         break;
     }
     case SD_CFG_CHOICE: {
@@ -332,8 +330,8 @@ int sd_cfg_parse_value(const sd_cfg_def_t *def, const char *text, sd_cfg_value_t
                 rc = 0;
             }
         if (rc)
-            sd_err_set(err, rc, "invalid value '%s' for %s: not one of the allowed values",
-                       text, def->name);
+            sd_err_set(err, rc, "invalid value '%s' for %s: not one of the allowed values", text,
+                       def->name);
         break;
     }
     }

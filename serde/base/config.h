@@ -40,9 +40,9 @@ int sd_props_parse_args(sd_props_t *props, int argc, char **argv, sd_err_t *err)
 
 typedef enum sd_cfg_type {
     SD_CFG_STRING,
-    SD_CFG_INT,    /* int32 range */
-    SD_CFG_LONG,   /* int64 range */
-    SD_CFG_BOOL,   /* true / false */
+    SD_CFG_INT,  /* int32 range */
+    SD_CFG_LONG, /* int64 range */
+    SD_CFG_BOOL, /* true / false */
     SD_CFG_DOUBLE,
     SD_CFG_CHOICE, /* one of `choices` (case-sensitive, as Kafka) */
 } sd_cfg_type_t;
@@ -50,8 +50,8 @@ typedef enum sd_cfg_type {
 typedef struct sd_cfg_def {
     const char *name;
     sd_cfg_type_t type;
-    const char *default_value; /* parsed like a user value; NULL = no default */
-    int64_t min, max;          /* for INT/LONG; min > max means unbounded */
+    const char *default_value;  /* parsed like a user value; NULL = no default */
+    int64_t min, max;           /* for INT/LONG; min > max means unbounded */
     const char *const *choices; /* NULL-terminated, for CHOICE */
     const char *doc;
 } sd_cfg_def_t;

@@ -42,10 +42,9 @@ uint32_t sd_crc32c_sw(uint32_t crc, const void *buf, size_t len)
         uint64_t word;
         memcpy(&word, p, 8);
         word ^= crc; /* little-endian hosts only: x86_64 and aarch64 */
-        crc = table[7][word & 0xff] ^ table[6][(word >> 8) & 0xff] ^
-              table[5][(word >> 16) & 0xff] ^ table[4][(word >> 24) & 0xff] ^
-              table[3][(word >> 32) & 0xff] ^ table[2][(word >> 40) & 0xff] ^
-              table[1][(word >> 48) & 0xff] ^ table[0][word >> 56];
+        crc = table[7][word & 0xff] ^ table[6][(word >> 8) & 0xff] ^ table[5][(word >> 16) & 0xff] ^
+              table[4][(word >> 24) & 0xff] ^ table[3][(word >> 32) & 0xff] ^
+              table[2][(word >> 40) & 0xff] ^ table[1][(word >> 48) & 0xff] ^ table[0][word >> 56];
         p += 8;
         len -= 8;
     }

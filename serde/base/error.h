@@ -9,8 +9,8 @@
 #define SD_ERR_MSG_MAX 512
 
 typedef struct sd_err {
-    int code;                  /* 0 = no error; module-specific otherwise */
-    char msg[SD_ERR_MSG_MAX];  /* NUL-terminated, names the offending thing */
+    int code;                 /* 0 = no error; module-specific otherwise */
+    char msg[SD_ERR_MSG_MAX]; /* NUL-terminated, names the offending thing */
 } sd_err_t;
 
 /* Generic codes shared by the foundation modules. */
@@ -26,8 +26,7 @@ enum {
 
 /* Sets err->code and formats err->msg (no-op when err is NULL).
  * Returns code so callers can `return sd_err_set(err, ...)`. */
-int sd_err_set(sd_err_t *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int sd_err_set(sd_err_t *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 void sd_err_clear(sd_err_t *err);
 

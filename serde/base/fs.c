@@ -23,8 +23,8 @@ int sd_mkdirs(const char *path, sd_err_t *err)
         char saved = *p;
         *p = '\0';
         if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-            rc = sd_err_set(err, SD_ERR_IO, "cannot create directory %s: %s", copy,
-                            strerror(errno));
+            rc =
+                sd_err_set(err, SD_ERR_IO, "cannot create directory %s: %s", copy, strerror(errno));
             break;
         }
         *p = saved;

@@ -137,7 +137,8 @@ END_TEST
 
 START_TEST(varint_all_widths_round_trip)
 {
-    int64_t samples[] = {0, 1, -1, 63, -64, 64, 8191, -8192, INT32_MAX, INT32_MIN,
+    int64_t samples[] = {0,         1,         -1,        63,          -64,
+                         64,        8191,      -8192,     INT32_MAX,   INT32_MIN,
                          INT64_MAX, INT64_MIN, 1LL << 35, -(1LL << 49)};
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
         sd_writer_t w;

@@ -187,17 +187,17 @@ START_TEST(broker_tables_are_consistent)
     /* Each topic config maps to a broker property and its default validates. */
     for (size_t i = 0; i < bk_topic_config_count; i++) {
         const bk_topic_config_def_t *def = &bk_topic_config_defs[i];
-        ck_assert_ptr_nonnull(sd_cfg_find(bk_broker_config_defs, bk_broker_config_count,
-                                          def->broker_name));
+        ck_assert_ptr_nonnull(
+            sd_cfg_find(bk_broker_config_defs, bk_broker_config_count, def->broker_name));
         char buf[64];
         const char *value = bk_topic_config_default(&c, def, buf, sizeof buf);
         ck_assert_msg(bk_topic_config_validate(def->def.name, value, &err) == 0, "%s: %s",
                       def->def.name, err.msg);
     }
     char buf[64];
-    ck_assert_str_eq(bk_topic_config_default(&c, bk_topic_config_find("retention.ms"), buf,
-                                             sizeof buf),
-                     "604800000");
+    ck_assert_str_eq(
+        bk_topic_config_default(&c, bk_topic_config_find("retention.ms"), buf, sizeof buf),
+        "604800000");
     sd_config_free(&c);
 }
 END_TEST

@@ -487,7 +487,4 @@ static Suite *batch_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return unit_run(batch_suite());
-}
+int main(void) { return unit_run(batch_suite()); }

@@ -1193,7 +1193,4 @@ static Suite *log_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return unit_run(log_suite());
-}
+int main(void) { return unit_run(log_suite()); }

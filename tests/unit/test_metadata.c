@@ -15,10 +15,7 @@
 
 static char dir[512];
 
-static void setup(void)
-{
-    unit_make_temp_dir(dir, sizeof dir, "test_metadata");
-}
+static void setup(void) { unit_make_temp_dir(dir, sizeof dir, "test_metadata"); }
 
 static void teardown(void) { unit_remove_tree(dir); }
 

@@ -1110,7 +1110,4 @@ static Suite *protocol_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return unit_run(protocol_suite());
-}
+int main(void) { return unit_run(protocol_suite()); }
