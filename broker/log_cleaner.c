@@ -40,9 +40,9 @@ struct bk_cleaner {
     int started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    pending_t *todo; /* handed to the thread */
+    pending_t *queued; /* handed to the thread */
     pending_t *done; /* run, waiting for the event loop */
-    int busy;        /* a job is out (todo, running or done) */
+    int busy;        /* a job is out (queued, running or done) */
     int stop;
 };
 
@@ -51,12 +51,12 @@ static void *cleaner_main(void *arg)
     bk_cleaner_t *c = arg;
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (!c->todo && !c->stop)
+        while (!c->queued && !c->stop)
             pthread_cond_wait(&c->cond, &c->lock);
         if (c->stop)
             break;
-        pending_t *p = c->todo;
-        c->todo = NULL;
+        pending_t *p = c->queued;
+        c->queued = NULL;
         pthread_mutex_unlock(&c->lock);
         p->rc = kl_clean_job_run(p->job, &p->err);
         pthread_mutex_lock(&c->lock);
@@ -167,7 +167,7 @@ static void start_next(bk_cleaner_t *c, bk_topics_t *topics, int64_t now_ms)
         p->partition = part->index;
         sd_debug(MOD, "cleaning %s-%d", t->name, part->index);
         pthread_mutex_lock(&c->lock);
-        c->todo = p;
+        c->queued = p;
         c->busy = 1;
         pthread_cond_signal(&c->cond);
         pthread_mutex_unlock(&c->lock);
@@ -207,10 +207,10 @@ void bk_cleaner_stop(bk_cleaner_t *c, bk_topics_t *topics)
     }
     /* A job the thread never took is given back unrun; a finished one is
      * committed, its log being still open. */
-    if (c->todo) {
-        c->done = c->todo;
+    if (c->queued) {
+        c->done = c->queued;
         c->done->rc = -1;
-        c->todo = NULL;
+        c->queued = NULL;
         bk_partition_t *part = find_partition(topics, c->done->topic_id, c->done->partition);
         if (part) {
             sd_err_t err;
