@@ -207,6 +207,11 @@ static int flush_due(bk_server_t *server)
             return 1;
     for (size_t i = 0; i < in->ndirty; i++) {
         bk_partition_t *p = in->dirty[i];
+        /* A rolled segment is synced soon, as Kafka flushes a segment when
+         * it rolls: recovery after a crash then rescans the active segment
+         * only, whatever the acks. */
+        if (kl_log_flushed_offset(p->log) < kl_log_active_base_offset(p->log))
+            return 1;
         if (p->unflushed_messages >= p->topic->flush_messages ||
             (p->first_unflushed_ms && server->now_ms - p->first_unflushed_ms >= p->topic->flush_ms))
             return 1;

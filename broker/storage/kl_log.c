@@ -102,6 +102,7 @@ int64_t kl_log_start_offset(const kl_log_t *log)
 int64_t kl_log_end_offset(const kl_log_t *log) { return active(log)->end_offset; }
 int64_t kl_log_flushed_offset(const kl_log_t *log) { return log->flushed_offset; }
 size_t kl_log_segment_count(const kl_log_t *log) { return log->count; }
+int64_t kl_log_active_base_offset(const kl_log_t *log) { return active(log)->base_offset; }
 const char *kl_log_dir(const kl_log_t *log) { return log->dir; }
 
 int64_t kl_log_size_bytes(const kl_log_t *log)

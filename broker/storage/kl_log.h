@@ -137,6 +137,8 @@ size_t kl_log_apply_retention(kl_log_t *log, int64_t now_ms);
 
 /* Accessors (for metrics, retention and tests). */
 size_t kl_log_segment_count(const kl_log_t *log);
+/* Base offset of the active (last) segment. */
+int64_t kl_log_active_base_offset(const kl_log_t *log);
 int64_t kl_log_size_bytes(const kl_log_t *log); /* sum of the .log files */
 const char *kl_log_dir(const kl_log_t *log);    /* borrowed until close */
 
