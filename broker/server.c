@@ -45,11 +45,12 @@
 
 typedef struct out_msg {
     kp_out_t out;
-    size_t sent; /* bytes of the frame already written */
+    size_t sent;        /* bytes of the frame already written */
+    uint64_t flush_seq; /* 0, or the flush job that must finish before it goes out */
     struct out_msg *next;
 } out_msg_t;
 
-enum { CONN_IDLE = 0, CONN_WAIT_FLUSH, CONN_PARKED };
+enum { CONN_IDLE = 0, CONN_PARKED };
 
 struct bk_conn {
     int fd;
@@ -103,6 +104,7 @@ struct bk_server_internal {
     int stop_flusher;
     int flushing;
     uint64_t next_seq, done_seq;
+    uint64_t wanted_seq; /* highest flush_seq a queued response waits for */
     int stop;
     int64_t last_tick_ms, last_checkpoint_ms;
     int64_t max_request_bytes;
@@ -202,9 +204,8 @@ void bk_server_forget_topic(bk_server_t *server, bk_topic_t *topic)
 static int flush_due(bk_server_t *server)
 {
     struct bk_server_internal *in = server->internal;
-    for (bk_conn_t *c = in->conns; c; c = c->next)
-        if (c->state == CONN_WAIT_FLUSH)
-            return 1;
+    if (in->wanted_seq >= in->next_seq) /* a response waits for a job not started yet */
+        return 1;
     for (size_t i = 0; i < in->ndirty; i++) {
         bk_partition_t *p = in->dirty[i];
         /* A rolled segment is synced soon, as Kafka flushes a segment when
@@ -285,15 +286,23 @@ static void finish_job(bk_server_t *server, flush_job_t *job)
     in->done_seq = job->seq;
     in->flushing = 0;
     for (bk_conn_t *c = in->conns; c; c = c->next) {
-        if (c->state != CONN_WAIT_FLUSH || c->req.flush_seq > in->done_seq)
+        if (c->closing)
             continue;
         if (job->failed) {
-            conn_close(c, "a flush to disk failed; the produce is not acknowledged");
+            /* Responses that waited for this flush must never go out. */
+            for (out_msg_t *m = c->out_head; m; m = m->next)
+                if (m->flush_seq && m->flush_seq <= in->done_seq) {
+                    conn_close(c, "a flush to disk failed; the produce is not acknowledged");
+                    break;
+                }
             continue;
         }
-        c->state = CONN_IDLE;
-        queue_current(c);
-        process_frames(c);
+        out_msg_t *head = c->out_head;
+        if (!head || !head->flush_seq || head->flush_seq > in->done_seq)
+            continue;
+        send_queued(c);
+        if (c->state == CONN_IDLE)
+            process_frames(c);
         update_interest(c);
     }
     job_free(job);
@@ -341,8 +350,7 @@ static void on_flush_event(bk_server_t *server)
 int bk_request_wait_flush(bk_request_t *req)
 {
     req->flush_seq = req->server->internal->next_seq;
-    req->conn->state = CONN_WAIT_FLUSH;
-    return BK_DEFER;
+    return BK_RESPOND;
 }
 
 int bk_request_park(bk_request_t *req, int64_t deadline_ms, bk_retry_fn retry)
@@ -362,7 +370,7 @@ static void update_interest(bk_conn_t *conn)
     uint32_t events = 0;
     if (conn->state == CONN_IDLE && conn->out_count < MAX_QUEUED_RESPONSES)
         events |= EPOLLIN;
-    if (conn->out_head)
+    if (conn->out_head && conn->out_head->flush_seq <= conn->server->internal->done_seq)
         events |= EPOLLOUT;
     if (events == conn->events)
         return;
@@ -445,6 +453,8 @@ static void send_queued(bk_conn_t *conn)
 {
     while (conn->out_head && !conn->closing) {
         out_msg_t *msg = conn->out_head;
+        if (msg->flush_seq > conn->server->internal->done_seq)
+            break; /* held until its data is on disk; later ones wait behind it */
         kp_out_t *o = &msg->out;
         size_t total = kp_out_total(o);
         while (msg->sent < total) {
@@ -517,6 +527,10 @@ static void queue_current(bk_conn_t *conn)
         return;
     }
     sd_writer_patch_i32(&msg->out.w, 0, (int32_t)(kp_out_total(&msg->out) - 4));
+    msg->flush_seq = conn->req.flush_seq;
+    struct bk_server_internal *in = conn->server->internal;
+    if (msg->flush_seq > in->wanted_seq)
+        in->wanted_seq = msg->flush_seq;
     msg->next = NULL;
     if (conn->out_tail)
         conn->out_tail->next = msg;

@@ -5,9 +5,10 @@
  * responses for acks=all (group commit by the flusher thread) and parked
  * Fetch requests (long poll).
  *
- * Like Kafka, a connection has one request in processing at a time: while a
- * response is deferred, further requests wait in the socket, which keeps
- * responses in request order without a reorder queue.
+ * Responses leave a connection in request order. A response held for a
+ * flush (acks=all) waits in the connection's queue while later requests are
+ * processed (so a producer's pipelined requests share one fdatasync); a
+ * parked Fetch stops the connection's processing until it is answered.
  */
 #ifndef STRAND_BROKER_SERVER_H
 #define STRAND_BROKER_SERVER_H
@@ -28,7 +29,7 @@ typedef struct bk_request bk_request_t;
 enum {
     BK_RESPOND = 0,     /* the response body is in req->out: send it */
     BK_NO_RESPONSE = 1, /* acks=0: nothing is sent */
-    BK_DEFER = 2,       /* bk_request_wait_flush or bk_request_park was called */
+    BK_DEFER = 2,       /* bk_request_park was called */
     BK_CLOSE = -1,      /* close the connection (malformed request) */
 };
 
@@ -48,7 +49,7 @@ struct bk_request {
     /* parking (fetch long poll) */
     int64_t deadline_ms;
     bk_retry_fn retry;
-    /* deferral until a flush completes (acks=all) */
+    /* set by bk_request_wait_flush: the response waits for this flush job */
     uint64_t flush_seq;
 };
 
@@ -91,8 +92,10 @@ int bk_server_run(bk_server_t *server);
 void bk_server_free(bk_server_t *server);
 
 /* For handlers. */
-/* Defers the response already encoded in req->out until every append made so
- * far is fdatasync'ed (group commit). Returns BK_DEFER. */
+/* Holds the response being encoded in req->out until every append made so
+ * far is fdatasync'ed (group commit). The connection goes on with its next
+ * requests meanwhile; responses still leave in request order. Returns
+ * BK_RESPOND. */
 int bk_request_wait_flush(bk_request_t *req);
 /* Parks the request until deadline_ms or the next append; retry is called
  * then. Returns BK_DEFER. */
