@@ -52,8 +52,22 @@ class BenchError(Exception):
     pass
 
 
+def proc_children_cpu():
+    """CPU seconds used so far by this script's finished child processes."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 class Broker:
     """The broker under test: started on port 0, stopped with SIGTERM."""
+
+    def cpu_seconds(self):
+        """User + system CPU seconds the broker process has used so far."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __init__(self, strand, workdir):
         self.strand = strand
@@ -146,6 +160,7 @@ class Runner:
 
     def run(self, argv, timeout=150):
         started = time.monotonic()
+        broker_cpu = self.broker.cpu_seconds()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -161,6 +176,13 @@ class Runner:
             raise BenchError("no result line from %s\n%s" % (" ".join(argv), proc.stderr))
         result = json.loads(lines[-1])
         result["argv"] = argv[1:]
+        # CPU the broker spent while the client ran (both share the cores):
+        # shows which side limits a figure.
+        result["broker_cpu_s"] = self.broker.cpu_seconds() - broker_cpu
+        result["client_cpu_s"] = (
+            proc_children_cpu() - getattr(self, "_children_cpu", 0.0)
+        )
+        self._children_cpu = proc_children_cpu()
         self.results.append(result)
         if self.verbose:
             print("  %.1fs %s" % (time.monotonic() - started, lines[-1]), flush=True)
@@ -237,6 +259,8 @@ def repetition(runner, rep, figures):
     put("produce.p50", strand["ack_p50_ms"])
     put("produce.p99", strand["ack_p99_ms"])
     put("produce.batch_records", batch)
+    put("produce.broker_cpu", strand["broker_cpu_s"])
+    put("produce.client_cpu", strand["client_cpu_s"])
     put("produce.base.records_per_s", base["records_per_s"])
     put("produce.base.mb_per_s", base["mb_per_s"])
     put("produce.ratio", strand["records_per_s"] / base["records_per_s"])
@@ -246,6 +270,8 @@ def repetition(runner, rep, figures):
     strand = runner.consume(topic, n)
     base = runner.baseline_run("consume", n, batch)
     put("consume.records_per_s", strand["records_per_s"])
+    put("consume.broker_cpu", strand["broker_cpu_s"])
+    put("consume.client_cpu", strand["client_cpu_s"])
     put("consume.mb_per_s", strand["mb_per_s"])
     put("consume.base.records_per_s", base["records_per_s"])
     put("consume.base.mb_per_s", base["mb_per_s"])
@@ -335,6 +361,8 @@ def print_table(figures, reps):
     row("", "ack p50 / p99 ms",
         "%s / %s" % (fmt_ms(med["produce.p50"]), fmt_ms(med["produce.p99"])))
     row("", "records/batch", fmt_rate(med["produce.batch_records"]))
+    row("", "CPU s: broker / client", "%.2f / %.2f" % (med["produce.broker_cpu"],
+                                                      med["produce.client_cpu"]))
     row("", "client ceiling rec/s", fmt_rate(med["produce.records_per_s"]),
         fmt_rate(med["client.records_per_s"]),
         "%.3f" % med["client.ratio"], "",
@@ -346,6 +374,8 @@ def print_table(figures, reps):
         verdict(cr >= TARGETS["consume_ratio"]))
     row("(baseline: sendfile)", "MB/s", fmt_mb(med["consume.mb_per_s"]),
         fmt_mb(med["consume.base.mb_per_s"]))
+    row("", "CPU s: broker / client", "%.2f / %.2f" % (med["consume.broker_cpu"],
+                                                      med["consume.client_cpu"]))
 
     slow = med["group.slowdown"]
     row("produce %d producers:" % GROUP_PRODUCERS, "records/s",
