@@ -16,41 +16,9 @@ void sd_reader_init(sd_reader_t *r, const void *base, size_t len)
     r->err = 0;
 }
 
-/* Returns a pointer to the next n bytes and advances, or NULL (sets err). */
-static const uint8_t *take(sd_reader_t *r, size_t n)
-{
-    if (r->err)
-        return NULL;
-    if (n > r->len - r->pos) {
-        r->err = SD_ERR_TRUNCATED;
-        return NULL;
-    }
-    const uint8_t *p = r->base + r->pos;
-    r->pos += n;
-    return p;
-}
-
-int sd_read_u8(sd_reader_t *r, uint8_t *v)
-{
-    const uint8_t *p = take(r, 1);
-    if (!p)
-        return -1;
-    *v = p[0];
-    return 0;
-}
-
-int sd_read_i8(sd_reader_t *r, int8_t *v)
-{
-    uint8_t u;
-    if (sd_read_u8(r, &u))
-        return -1;
-    *v = (int8_t)u;
-    return 0;
-}
-
 int sd_read_u16(sd_reader_t *r, uint16_t *v)
 {
-    const uint8_t *p = take(r, 2);
+    const uint8_t *p = sd__take(r, 2);
     if (!p)
         return -1;
     *v = sd_be16(p);
@@ -68,7 +36,7 @@ int sd_read_i16(sd_reader_t *r, int16_t *v)
 
 int sd_read_u32(sd_reader_t *r, uint32_t *v)
 {
-    const uint8_t *p = take(r, 4);
+    const uint8_t *p = sd__take(r, 4);
     if (!p)
         return -1;
     *v = sd_be32(p);
@@ -86,7 +54,7 @@ int sd_read_i32(sd_reader_t *r, int32_t *v)
 
 int sd_read_i64(sd_reader_t *r, int64_t *v)
 {
-    const uint8_t *p = take(r, 8);
+    const uint8_t *p = sd__take(r, 8);
     if (!p)
         return -1;
     *v = (int64_t)sd_be64(p);
@@ -95,7 +63,7 @@ int sd_read_i64(sd_reader_t *r, int64_t *v)
 
 int sd_read_f64(sd_reader_t *r, double *v)
 {
-    const uint8_t *p = take(r, 8);
+    const uint8_t *p = sd__take(r, 8);
     if (!p)
         return -1;
     uint64_t bits = sd_be64(p);
@@ -103,80 +71,11 @@ int sd_read_f64(sd_reader_t *r, double *v)
     return 0;
 }
 
-int sd_read_uvarint64(sd_reader_t *r, uint64_t *v)
-{
-    uint64_t value = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        uint8_t byte;
-        if (sd_read_u8(r, &byte))
-            return -1;
-        if (shift == 63 && byte > 1) {
-            r->err = SD_ERR_INVALID;
-            return -1;
-        }
-        value |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *v = value;
-            return 0;
-        }
-    }
-    r->err = SD_ERR_INVALID;
-    return -1;
-}
-
-int sd_read_uvarint(sd_reader_t *r, uint32_t *v)
-{
-    uint32_t value = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        uint8_t byte;
-        if (sd_read_u8(r, &byte))
-            return -1;
-        if (shift == 28 && byte > 0x0f) {
-            r->err = SD_ERR_INVALID;
-            return -1;
-        }
-        value |= (uint32_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *v = value;
-            return 0;
-        }
-    }
-    r->err = SD_ERR_INVALID;
-    return -1;
-}
-
-int sd_read_varint(sd_reader_t *r, int32_t *v)
-{
-    uint32_t u;
-    if (sd_read_uvarint(r, &u))
-        return -1;
-    *v = (int32_t)((u >> 1) ^ (~(u & 1) + 1));
-    return 0;
-}
-
-int sd_read_varlong(sd_reader_t *r, int64_t *v)
-{
-    uint64_t u;
-    if (sd_read_uvarint64(r, &u))
-        return -1;
-    *v = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-    return 0;
-}
-
-int sd_read_bytes(sd_reader_t *r, size_t n, const uint8_t **out)
-{
-    const uint8_t *p = take(r, n);
-    if (!p)
-        return -1;
-    *out = p;
-    return 0;
-}
-
-int sd_skip(sd_reader_t *r, size_t n) { return take(r, n) ? 0 : -1; }
+int sd_skip(sd_reader_t *r, size_t n) { return sd__take(r, n) ? 0 : -1; }
 
 int sd_reader_sub(sd_reader_t *r, size_t n, sd_reader_t *sub)
 {
-    const uint8_t *p = take(r, n);
+    const uint8_t *p = sd__take(r, n);
     if (!p)
         return -1;
     sd_reader_init(sub, p, n);

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
+
 typedef struct sd_reader {
     const uint8_t *base; /* borrowed */
     size_t len;
@@ -28,22 +30,24 @@ typedef struct sd_reader {
 void sd_reader_init(sd_reader_t *r, const void *base, size_t len);
 static inline size_t sd_reader_left(const sd_reader_t *r) { return r->len - r->pos; }
 
-int sd_read_i8(sd_reader_t *r, int8_t *v);
-int sd_read_u8(sd_reader_t *r, uint8_t *v);
 int sd_read_i16(sd_reader_t *r, int16_t *v);
 int sd_read_u16(sd_reader_t *r, uint16_t *v);
 int sd_read_i32(sd_reader_t *r, int32_t *v);
 int sd_read_u32(sd_reader_t *r, uint32_t *v);
 int sd_read_i64(sd_reader_t *r, int64_t *v);
 int sd_read_f64(sd_reader_t *r, double *v);
-/* Unsigned LEB128, at most 5 bytes for 32 bits / 10 for 64. */
-int sd_read_uvarint(sd_reader_t *r, uint32_t *v);
-int sd_read_uvarint64(sd_reader_t *r, uint64_t *v);
-/* Zig-zag signed varints (Kafka varint / varlong). */
-int sd_read_varint(sd_reader_t *r, int32_t *v);
-int sd_read_varlong(sd_reader_t *r, int64_t *v);
+/* Unsigned LEB128 (at most 5 bytes for 32 bits / 10 for 64) and the zig-zag
+ * signed forms (Kafka varint / varlong), plus single bytes and borrowed
+ * byte runs, are defined inline below: record parsing calls them for every
+ * field of every record. */
+static inline int sd_read_u8(sd_reader_t *r, uint8_t *v);
+static inline int sd_read_i8(sd_reader_t *r, int8_t *v);
+static inline int sd_read_uvarint(sd_reader_t *r, uint32_t *v);
+static inline int sd_read_uvarint64(sd_reader_t *r, uint64_t *v);
+static inline int sd_read_varint(sd_reader_t *r, int32_t *v);
+static inline int sd_read_varlong(sd_reader_t *r, int64_t *v);
 /* Borrow n bytes: *out points into the reader's buffer. */
-int sd_read_bytes(sd_reader_t *r, size_t n, const uint8_t **out);
+static inline int sd_read_bytes(sd_reader_t *r, size_t n, const uint8_t **out);
 int sd_skip(sd_reader_t *r, size_t n);
 /* A sub-reader over the next n bytes, which the parent skips. */
 int sd_reader_sub(sd_reader_t *r, size_t n, sd_reader_t *sub);
@@ -106,6 +110,114 @@ static inline void sd_put_be64(uint8_t *p, uint64_t v)
 {
     sd_put_be32(p, (uint32_t)(v >> 32));
     sd_put_be32(p + 4, (uint32_t)v);
+}
+
+/* ---- inline readers (see the declarations above) ------------------------ */
+
+/* The next n bytes, advancing; NULL (and err set) when they are not there. */
+static inline const uint8_t *sd__take(sd_reader_t *r, size_t n)
+{
+    if (r->err)
+        return NULL;
+    if (n > r->len - r->pos) {
+        r->err = SD_ERR_TRUNCATED;
+        return NULL;
+    }
+    const uint8_t *p = r->base + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static inline int sd_read_u8(sd_reader_t *r, uint8_t *v)
+{
+    const uint8_t *p = sd__take(r, 1);
+    if (!p)
+        return -1;
+    *v = p[0];
+    return 0;
+}
+
+static inline int sd_read_i8(sd_reader_t *r, int8_t *v)
+{
+    uint8_t u;
+    if (sd_read_u8(r, &u))
+        return -1;
+    *v = (int8_t)u;
+    return 0;
+}
+
+static inline int sd_read_uvarint64(sd_reader_t *r, uint64_t *v)
+{
+    uint64_t value = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        uint8_t byte;
+        if (sd_read_u8(r, &byte))
+            return -1;
+        if (shift == 63 && byte > 1) {
+            r->err = SD_ERR_INVALID;
+            return -1;
+        }
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *v = value;
+            return 0;
+        }
+    }
+    r->err = SD_ERR_INVALID;
+    return -1;
+}
+
+static inline int sd_read_uvarint(sd_reader_t *r, uint32_t *v)
+{
+    /* One byte is the common case (small lengths and deltas). */
+    if (!r->err && r->pos < r->len && r->base[r->pos] < 0x80) {
+        *v = r->base[r->pos++];
+        return 0;
+    }
+    uint32_t value = 0;
+    for (int shift = 0; shift < 35; shift += 7) {
+        uint8_t byte;
+        if (sd_read_u8(r, &byte))
+            return -1;
+        if (shift == 28 && byte > 0x0f) {
+            r->err = SD_ERR_INVALID;
+            return -1;
+        }
+        value |= (uint32_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *v = value;
+            return 0;
+        }
+    }
+    r->err = SD_ERR_INVALID;
+    return -1;
+}
+
+static inline int sd_read_varint(sd_reader_t *r, int32_t *v)
+{
+    uint32_t u;
+    if (sd_read_uvarint(r, &u))
+        return -1;
+    *v = (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+    return 0;
+}
+
+static inline int sd_read_varlong(sd_reader_t *r, int64_t *v)
+{
+    uint64_t u;
+    if (sd_read_uvarint64(r, &u))
+        return -1;
+    *v = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+    return 0;
+}
+
+static inline int sd_read_bytes(sd_reader_t *r, size_t n, const uint8_t **out)
+{
+    const uint8_t *p = sd__take(r, n);
+    if (!p)
+        return -1;
+    *out = p;
+    return 0;
 }
 
 #endif
