@@ -38,6 +38,12 @@ enum {
     BK_SEQ_DUPLICATE = 1, /* already appended at *base_offset */
 };
 
+/* The sequence number of a batch's last record (sequences wrap at INT32_MAX). */
+static inline int32_t bk_producer_last_seq(int32_t base_sequence, int32_t last_offset_delta)
+{
+    return (int32_t)(((int64_t)base_sequence + last_offset_delta) % ((int64_t)INT32_MAX + 1));
+}
+
 /* Checks a batch's producer id, epoch and sequence range. Returns
  * BK_SEQ_APPEND, BK_SEQ_DUPLICATE, or a negative Kafka error code
  * (-45 OUT_OF_ORDER_SEQUENCE_NUMBER, -47 INVALID_PRODUCER_EPOCH). */

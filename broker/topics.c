@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "config.h"
+#include "storage/kl_batch.h"
 
 int16_t bk_topics_kafka_error(int code)
 {
@@ -124,6 +125,19 @@ static int partition_dir(const bk_topics_t *topics, const char *name, int32_t p,
     return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
+/* Rebuilds idempotent producers' sequence state from a stored batch, so
+ * that a retry arriving after a restart is still recognised. */
+static int remember_producer(const uint8_t header[61], void *opaque)
+{
+    kl_batch_header_t h;
+    kl_batch_header_decode(header, &h);
+    if (h.producer_id < 0 || h.base_sequence < 0 || h.last_offset_delta < 0)
+        return 0;
+    bk_producers_record(opaque, h.producer_id, h.producer_epoch, h.base_sequence,
+                        bk_producer_last_seq(h.base_sequence, h.last_offset_delta), h.base_offset);
+    return 0;
+}
+
 /* Builds the in-memory topic and opens its logs. */
 static int topic_open(bk_topics_t *topics, const char *name, const uint8_t id[16],
                       int32_t partitions, const sd_props_t *configs, int recover, bk_topic_t **out,
@@ -158,6 +172,12 @@ static int topic_open(bk_topics_t *topics, const char *name, const uint8_t id[16
             goto fail;
         }
         rc = kl_log_open(dir, &topic->log_config, recover, &topic->partitions[p].log, err);
+        if (rc) {
+            rc = BK_TOPIC_STORAGE;
+            goto fail;
+        }
+        rc = kl_log_scan_active(topic->partitions[p].log, remember_producer,
+                                &topic->partitions[p].producers, err);
         if (rc) {
             rc = BK_TOPIC_STORAGE;
             goto fail;

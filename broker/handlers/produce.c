@@ -18,8 +18,7 @@ static int idempotent_batch(const kp_records_t *records, kl_batch_header_t *h, i
     if (kl_batch_total_size(h) != records->len || h->magic != KL_BATCH_MAGIC_V2 ||
         h->producer_id < 0 || h->base_sequence < 0 || h->last_offset_delta < 0)
         return 0;
-    *last_seq =
-        (int32_t)(((int64_t)h->base_sequence + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
+    *last_seq = bk_producer_last_seq(h->base_sequence, h->last_offset_delta);
     return 1;
 }
 

@@ -948,3 +948,24 @@ size_t kl_log_apply_retention(kl_log_t *log, int64_t now_ms)
         sd_warn("kl_log", "fsync %s: %s", log->dir, strerror(errno));
     return deleted;
 }
+
+int kl_log_scan_active(kl_log_t *log, kl_batch_header_cb cb, void *opaque, sd_err_t *err)
+{
+    const kl_segment_t *seg = active(log);
+    uint8_t header[KL_BATCH_HEADER_SIZE];
+    for (int64_t pos = 0; pos + KL_BATCH_HEADER_SIZE <= seg->size;) {
+        int rc = kl_segment__pread(seg, pos, header, sizeof header, err);
+        if (rc)
+            return rc;
+        kl_batch_header_t h;
+        kl_batch_header_decode(header, &h);
+        if (h.batch_length < KL_BATCH_HEADER_SIZE - KL_BATCH_LOG_OVERHEAD)
+            return sd_err_set(err, KL_ERR_CORRUPT, "%s/%s: bad batch length at byte %" PRId64,
+                              log->dir, seg->name, pos);
+        rc = cb(header, opaque);
+        if (rc)
+            return rc;
+        pos += kl_batch_total_size(&h);
+    }
+    return 0;
+}

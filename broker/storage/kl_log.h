@@ -117,6 +117,12 @@ void kl_log_mark_flushed(kl_log_t *log, int64_t upto);
  * offset has not moved since the last checkpoint. */
 int kl_log_checkpoint(kl_log_t *log);
 
+/* Calls cb with the header of every batch in the active segment, in order
+ * (the broker rebuilds idempotent producers' sequence state from them after
+ * a restart). A non-zero return from cb stops the scan and is returned. */
+typedef int (*kl_batch_header_cb)(const uint8_t header[61], void *opaque);
+int kl_log_scan_active(kl_log_t *log, kl_batch_header_cb cb, void *opaque, sd_err_t *err);
+
 /* Rolls a new segment if the active one is older than segment.ms. */
 void kl_log_maybe_roll(kl_log_t *log, int64_t now_ms);
 

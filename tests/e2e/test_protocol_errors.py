@@ -414,6 +414,26 @@ class ProtocolErrorsTest(harness.BrokerTestCase):
         got = harness.consume(self.broker.bootstrap, "raw-crc", min_count=3, timeout=15)
         self.assertEqual([r.value for r in got], [b"good one", b"good two", b"three"])
 
+    def test_idempotent_retry_after_restart_is_not_written_twice(self):
+        # An idempotent producer's batch, resent after the broker restarted (a
+        # retry whose first response was lost), gets its original offset back
+        # and is not appended again: the sequence state is rebuilt from the log.
+        sent = [{"value": b"idempotent %d" % i} for i in range(50)]
+        harness.produce(self.broker.bootstrap, "raw-idem", sent, **{"enable.idempotence": True})
+        segment = harness.segment_files(self.broker.data_dir, "raw-idem")[0]
+        last = harness.read_batches(segment)[-1]
+        self.assertGreaterEqual(last["producer_id"], 0, "the producer was not idempotent")
+        with open(segment, "rb") as f:
+            f.seek(last["position"])
+            retry = f.read(last["size"])
+        self.broker.restart()
+        self.bystander = self.connect()  # the old one went with the first run
+        conn = self.connect()
+        conn.send(request(API_PRODUCE, 3, 95, produce_v3_body(b"raw-idem", 0, retry)))
+        self.assertEqual(self.parse_produce_v3(conn.read_response(95)),
+                         [(b"raw-idem", 0, 0, last["base_offset"])])
+        self.assertEqual(harness.watermarks(self.broker.bootstrap, "raw-idem"), (0, 50))
+
     @staticmethod
     def parse_produce_v3(r):
         """[(topic, partition, error_code, base_offset)] of a Produce v3 response."""
