@@ -6,7 +6,7 @@ set -eu
 
 packages="build-essential pkg-config clang libsqlite3-dev check libsubunit-dev
 librdkafka-dev libjansson-dev libavro-dev libcurl4-openssl-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev kcat python3 python3-confluent-kafka python3-kafka
-python3-requests nodejs npm"
+python3-requests python3-yaml python3-jsonschema libmicrohttpd-dev wrk nodejs npm"
 
 missing=""
 for p in $packages; do
