@@ -9,9 +9,9 @@
 CC ?= cc
 PYTHON := /usr/bin/python3
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-	-Wstrict-prototypes -fno-strict-aliasing -pthread -Iserde -Iserde/include -Icompat -Ibroker \
+	-Wstrict-prototypes -fno-strict-aliasing -pthread -Iserde -Iserde/include -Icompat -Iregistry -Ibroker \
 	-MMD -MP
-LDLIBS_BASE := -lsqlite3 -ljansson -lavro -lz -lsnappy -llz4 -lzstd -lpthread -lm
+LDLIBS_BASE := -lmicrohttpd -lrdkafka -lcurl -lsqlite3 -ljansson -lavro -lz -lsnappy -llz4 -lzstd -lpthread -lm
 
 ifdef SANITIZE
 OUT := build/sanitize
@@ -33,6 +33,8 @@ LDFLAGS := $(LDSAN) -pthread $(EXTRA_LDFLAGS)
 SERDE_SRCS := $(sort $(wildcard serde/base/*.c serde/avro/*.c))
 # compat/strand_compat.c is the CLI's main; the rest is libstrand-compat.
 COMPAT_SRCS := $(sort $(filter-out compat/strand_compat.c,$(wildcard compat/*.c)))
+# registry/main.c is strand-registry's main; the rest is libstrand-registry.
+REGISTRY_SRCS := $(sort $(filter-out registry/main.c,$(wildcard registry/*.c)))
 BROKER_SRCS := $(sort $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
@@ -40,6 +42,8 @@ BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 SERDE_LIB := $(LIBDIR)/libstrand-serde.a
 COMPAT_LIB := $(LIBDIR)/libstrand-compat.a
 STRAND_COMPAT := $(if $(wildcard compat/strand_compat.c),$(BINDIR)/strand-compat)
+REGISTRY_LIB := $(LIBDIR)/libstrand-registry.a
+STRAND_REGISTRY := $(if $(wildcard registry/main.c),$(BINDIR)/strand-registry)
 BROKER_LIB := $(LIBDIR)/libstrand-broker.a
 STRAND := $(BINDIR)/strand
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
@@ -48,7 +52,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .PHONY: all deps run check unit e2e build-tests fuzz bench format clean
-all: $(STRAND) $(STRAND_COMPAT) $(SERDE_LIB) $(COMPAT_LIB) $(BROKER_LIB)
+all: $(STRAND) $(STRAND_COMPAT) $(STRAND_REGISTRY) $(SERDE_LIB) $(COMPAT_LIB) $(REGISTRY_LIB) $(BROKER_LIB)
 
 deps:
 	@sh scripts/deps.sh
@@ -58,7 +62,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(STRAND) --log.dirs=data
 
-build-tests: $(STRAND) $(STRAND_COMPAT) $(UNIT_BINS)
+build-tests: $(STRAND) $(STRAND_COMPAT) $(STRAND_REGISTRY) $(UNIT_BINS)
 
 check: deps
 	@sh scripts/deps.sh --tests
@@ -87,17 +91,25 @@ $(COMPAT_LIB): $(COMPAT_SRCS:%.c=$(OBJDIR)/%.o)
 
 $(BINDIR)/strand-compat: $(OBJDIR)/compat/strand_compat.o $(COMPAT_LIB) $(SERDE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcurl $(LDLIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+$(REGISTRY_LIB): $(REGISTRY_SRCS:%.c=$(OBJDIR)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BINDIR)/strand-registry: $(OBJDIR)/registry/main.o $(REGISTRY_LIB) $(COMPAT_LIB) $(SERDE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(BROKER_LIB): $(BROKER_SRCS:%.c=$(OBJDIR)/%.o)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(STRAND): $(OBJDIR)/broker/main.o $(BROKER_LIB) $(SERDE_LIB)
+$(STRAND): $(OBJDIR)/broker/main.o $(BROKER_LIB) $(REGISTRY_LIB) $(COMPAT_LIB) $(SERDE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-$(OUT)/tests/%: $(OBJDIR)/tests/unit/%.o $(BROKER_LIB) $(COMPAT_LIB) $(SERDE_LIB)
+$(OUT)/tests/%: $(OBJDIR)/tests/unit/%.o $(BROKER_LIB) $(REGISTRY_LIB) $(COMPAT_LIB) $(SERDE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_BASE)
 
@@ -109,7 +121,7 @@ broker/protocol/kp_messages.c broker/protocol/kp_messages.h &: broker/protocol/g
 # Fuzz targets: libFuzzer via clang, each run briefly from its seed corpus.
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-FUZZ_LIB_SRCS := $(SERDE_SRCS) $(COMPAT_SRCS) $(BROKER_SRCS)
+FUZZ_LIB_SRCS := $(SERDE_SRCS) $(COMPAT_SRCS) $(REGISTRY_SRCS) $(BROKER_SRCS)
 FUZZ_SECONDS ?= 20
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(dir $@)
@@ -121,9 +133,9 @@ fuzz: $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
 	done
 
-$(OUT)/bench/%: $(OBJDIR)/tests/bench/%.o $(BROKER_LIB) $(COMPAT_LIB) $(SERDE_LIB)
+$(OUT)/bench/%: $(OBJDIR)/tests/bench/%.o $(BROKER_LIB) $(REGISTRY_LIB) $(COMPAT_LIB) $(SERDE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
