@@ -22,6 +22,9 @@ const sd_cfg_def_t bk_broker_config_defs[] = {
      "Listener to bind, PLAINTEXT://HOST:PORT; port 0 picks a free port."},
     {"advertised.listeners", SD_CFG_STRING, "", UNBOUNDED, NULL,
      "Address given to clients in Metadata; empty means the bound listener."},
+    {"schema.registry.listeners", SD_CFG_STRING, "http://0.0.0.0:8081", UNBOUNDED, NULL,
+     "Where the in-process schema registry serves, http://HOST:PORT (port 0 picks a free "
+     "port); empty runs the broker without it."},
     {"broker.id", SD_CFG_INT, "0", 0, 2147483647, NULL, "This broker's node id."},
     {"log.dirs", SD_CFG_STRING, "./data", UNBOUNDED, NULL, "The data directory (one directory)."},
     {"num.partitions", SD_CFG_INT, "1", 1, 100000, NULL, "Partitions of an auto-created topic."},

@@ -32,6 +32,7 @@ STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 
 READY_LINE = re.compile(r"^strand: kafka listening on (\S+):(\d+)\s*$")
+REGISTRY_READY_LINE = re.compile(r"^strand: schema registry listening on (http://\S+)\s*$")
 
 # Anything one of the sanitizers prints when it finds a problem.
 SANITIZER_MARKERS = (
@@ -87,7 +88,9 @@ class Broker:
     """One broker process over one data directory, restartable.
 
     props are Kafka-style properties passed as --name=value; listeners and
-    log.dirs are set by the harness.
+    log.dirs are set by the harness. The in-process schema registry is off
+    unless props set schema.registry.listeners (e.g. "http://127.0.0.1:0"),
+    in which case start() also waits for it and sets registry_url.
     """
 
     def __init__(self, props=None, binary=None, args=()):
@@ -102,6 +105,7 @@ class Broker:
         self.proc = None
         self.host = None
         self.port = None
+        self.registry_url = None
         self.runs = 0
         self.log_paths = []
         self.problems = []  # unclean exits seen by stop()
@@ -122,6 +126,8 @@ class Broker:
 
     def command(self):
         cmd = [self.binary, "--listeners=PLAINTEXT://127.0.0.1:0", "--log.dirs=" + self.data_dir]
+        if "schema.registry.listeners" not in self.props:
+            cmd.append("--schema.registry.listeners=")
         cmd += ["--%s=%s" % (k, v) for k, v in self.props.items()]
         return cmd + self.args
 
@@ -151,7 +157,13 @@ class Broker:
                 if m:
                     self.host = m.group(1).strip("[]")
                     self.port = int(m.group(2))
-                    return self
+                    if not self.props.get("schema.registry.listeners"):
+                        return self
+                m = REGISTRY_READY_LINE.match(line)
+                if m:
+                    self.registry_url = m.group(1)
+                    if self.port is not None:
+                        return self
                 continue
             if self.proc.poll() is not None:
                 code = self.proc.returncode
