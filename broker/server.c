@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,9 @@ struct bk_server_internal {
     uint64_t next_seq, done_seq;
     uint64_t wanted_seq; /* highest flush_seq a queued response waits for */
     int stop;
+    int stop_hook_started;
+    pthread_t stop_hook_thread;
+    atomic_int stop_hook_done; /* set by the before_stop thread when it returns */
     int64_t last_tick_ms, last_checkpoint_ms;
     int64_t max_request_bytes;
     int64_t idle_ms;
@@ -330,9 +334,46 @@ static void maybe_start_flush(bk_server_t *server)
     pthread_mutex_unlock(&in->lock);
 }
 
+/* Runs the server's before_stop hook, then wakes the loop to stop. */
+static void *stop_hook_main(void *arg)
+{
+    bk_server_t *server = arg;
+    struct bk_server_internal *in = server->internal;
+    server->before_stop(server->before_stop_ctx);
+    atomic_store(&in->stop_hook_done, 1);
+    uint64_t one = 1;
+    ssize_t ignored = write(in->flush_fd, &one, sizeof one);
+    (void)ignored;
+    return NULL;
+}
+
+/* SIGTERM/SIGINT: stop now, or once the before_stop hook has run. */
+static void request_stop(bk_server_t *server)
+{
+    struct bk_server_internal *in = server->internal;
+    if (!server->before_stop) {
+        in->stop = 1;
+        return;
+    }
+    if (in->stop_hook_started)
+        return;
+    if (pthread_create(&in->stop_hook_thread, NULL, stop_hook_main, server) != 0) {
+        sd_error(MOD, "cannot start the shutdown thread; stopping at once");
+        server->before_stop(server->before_stop_ctx);
+        in->stop = 1;
+        return;
+    }
+    in->stop_hook_started = 1;
+}
+
 static void on_flush_event(bk_server_t *server)
 {
     struct bk_server_internal *in = server->internal;
+    if (in->stop_hook_started && atomic_load(&in->stop_hook_done)) {
+        pthread_join(in->stop_hook_thread, NULL);
+        in->stop_hook_started = 0;
+        in->stop = 1;
+    }
     uint64_t count;
     ssize_t ignored = read(in->flush_fd, &count, sizeof count);
     (void)ignored;
@@ -1057,7 +1098,7 @@ int bk_server_run(bk_server_t *server)
                 struct signalfd_siginfo si;
                 while (read(in->signal_fd, &si, sizeof si) == sizeof si) {
                     sd_info(MOD, "received signal %u, shutting down", si.ssi_signo);
-                    in->stop = 1;
+                    request_stop(server);
                 }
             } else if (ptr == &in->flush_fd) {
                 on_flush_event(server);

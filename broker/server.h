@@ -80,6 +80,12 @@ struct bk_server {
     int wake_parked;          /* re-run parked requests at the end of this turn */
     int acks_all_fsync;       /* strand.acks.all.fsync */
     struct bk_groups *groups; /* consumer groups (group/coordinator.h) */
+    /* Set before bk_server_run: called on a thread of its own when SIGTERM or
+     * SIGINT arrives while the broker goes on serving; the broker shuts down
+     * once it returns (the in-process registry leaves its group and closes
+     * its Kafka clients this way). */
+    void (*before_stop)(void *ctx);
+    void *before_stop_ctx;
     struct bk_server_internal *internal;
 };
 
