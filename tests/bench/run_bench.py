@@ -25,6 +25,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import registry_bench  # noqa: E402
+
 READY = re.compile(r"^strand: kafka listening on (\S+):(\d+)\s*$")
 
 # Workload sizes at --scale 1; each broker run lasts a few seconds.
@@ -87,6 +90,8 @@ class Broker:
                 "--num.partitions=1",
                 # Kafka's 3 s default would dominate the group figures.
                 "--group.initial.rebalance.delay.ms=0",
+                # The registry has benchmarks of its own (registry_bench.py).
+                "--schema.registry.listeners=",
             ],
             stdout=subprocess.PIPE,
             stderr=log,
@@ -534,6 +539,8 @@ def main():
     if not avro_section(args.bench):
         return 1
     if not cleaner_section(args.bench, args.reps):
+        return 1
+    if not registry_bench.registry_section(args.bin, args.bench, args.reps):
         return 1
     print("bench: %.0fs in all" % (time.monotonic() - started))
     return 0
