@@ -87,4 +87,32 @@ char *sr_value_clear_subject(const char *subject);
 /* The id watermark value of a NOOP record. */
 char *sr_value_noop_watermark(int32_t max_id);
 
+/* Parses a value as a JSON object (CONFIG, MODE, DELETE_SUBJECT, ...).
+ * Returns a new reference, or NULL with err naming the problem. */
+json_t *sr_value_object(const void *bytes, size_t len, sd_err_t *err);
+
+/* A decoded SCHEMA value; every pointer owned, release with
+ * sr_schema_value_clear. Absent or empty schemaType becomes "AVRO"; subject
+ * and guid are NULL when absent; version 0 when absent. md5 and unknown
+ * fields are ignored. */
+typedef struct sr_schema_value {
+    char *subject;
+    int32_t version;
+    int32_t id;
+    char *schema_type;
+    char *schema;
+    sr_reference_t *references;
+    size_t reference_count;
+    json_t *metadata; /* NULL = absent */
+    json_t *rule_set; /* NULL = absent */
+    char *guid;
+    bool deleted;
+} sr_schema_value_t;
+
+/* Returns 0, SD_ERR_INVALID or SD_ERR_NOMEM with err naming the problem; on
+ * failure *value is left cleared. */
+int sr_schema_value_decode(const void *bytes, size_t len, sr_schema_value_t *value,
+                           sd_err_t *err);
+void sr_schema_value_clear(sr_schema_value_t *value);
+
 #endif
