@@ -455,8 +455,44 @@ done:
 /* Kafka responses                                                          */
 /* ======================================================================== */
 
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past
+ * U+10FFFF), as Kafka strings and JSON must be. */
+static bool valid_utf8(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t extra;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            extra = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            extra = 2, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            extra = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i <= extra)
+            return false;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
 /* A Kafka string (int16 length, -1 = null) copied out; NULL stays NULL only
- * where nullable. An embedded NUL is invalid: ids are used as C strings. */
+ * where nullable. An embedded NUL is invalid (ids are used as C strings), and
+ * so is malformed UTF-8 (ids go into JSON). */
 static int read_string(sd_reader_t *r, bool nullable, char **out)
 {
     int16_t n;
@@ -472,7 +508,7 @@ static int read_string(sd_reader_t *r, bool nullable, char **out)
     }
     if (sd_read_bytes(r, (size_t)n, &p))
         return -1;
-    if (memchr(p, 0, (size_t)n)) {
+    if (memchr(p, 0, (size_t)n) || !valid_utf8(p, (size_t)n)) {
         r->err = SD_ERR_INVALID;
         return -1;
     }
@@ -1410,6 +1446,10 @@ int sr_leader_start(const sr_leader_config_t *config, sr_leader_change_fn on_cha
     const char *scheme = config->scheme && config->scheme[0] ? config->scheme : "http";
     if (strlen(group) > 32767 || strlen(scheme) > MAX_SCHEME_BYTES)
         return sd_err_set(err, SD_ERR_INVALID, "leader election: group id or scheme too long");
+    if (!valid_utf8((const uint8_t *)group, strlen(group)) ||
+        !valid_utf8((const uint8_t *)config->host, strlen(config->host)) ||
+        !valid_utf8((const uint8_t *)scheme, strlen(scheme)))
+        return sd_err_set(err, SD_ERR_INVALID, "leader election: group, host or scheme is not UTF-8");
     int rc;
     sr_leader_t *l = sd_calloc(1, sizeof *l);
     if (!l)

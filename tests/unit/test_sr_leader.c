@@ -498,6 +498,21 @@ START_TEST(responses_decode_and_reject_bad_bytes)
     ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs,
                                                &err),
                      SD_ERR_INVALID);
+    /* Nor malformed UTF-8 (an id must go into JSON): a stray continuation
+     * byte, an overlong '/', a surrogate. */
+    const char *bad_utf8[] = {"\x80", "\xc0\xaf", "\xed\xa0\x80"};
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(w.buf + 4 + 2 + 2 + 4 + 2, "127.0.0.1", 9);
+        memcpy(w.buf + 4 + 2 + 2 + 4 + 2 + 2, bad_utf8[i], strlen(bad_utf8[i]));
+        ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len,
+                                                   &rs, &err),
+                         SD_ERR_INVALID);
+    }
+    memcpy(w.buf + 4 + 2 + 2 + 4 + 2, "12\xc3\xa9.0.0.1", 9);
+    ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs,
+                                               &err),
+                     0);
+    sr_leader_response_clear(&rs);
     sd_writer_free(&w);
 
     /* SyncGroup v1, Heartbeat and LeaveGroup v1. */
