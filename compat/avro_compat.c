@@ -630,9 +630,41 @@ static int avro_check_reader_writer(const void *reader_model, const void *writer
     return 0;
 }
 
+/* sd_avro's texts come from sd_malloc, which is malloc: free() releases
+ * them as sc_format_t promises. */
+static int avro_text(char *text, size_t length, char **out, size_t *len, sd_err_t *err)
+{
+    if (!text)
+        return err && err->code ? err->code : sd_err_set(err, SD_ERR_NOMEM, "out of memory");
+    *out = text;
+    if (len)
+        *len = length;
+    return 0;
+}
+
+static int avro_canonical_text(const void *model, char **text, size_t *len, sd_err_t *err)
+{
+    size_t length = 0;
+    *text = NULL;
+    sd_err_clear(err);
+    char *made = sd_avro_confluent_canonical(model, &length, err);
+    return avro_text(made, length, text, len, err);
+}
+
+static int avro_normalized_text(const void *model, char **text, size_t *len, sd_err_t *err)
+{
+    size_t length = 0;
+    *text = NULL;
+    sd_err_clear(err);
+    char *made = sd_avro_normalized(model, &length, err);
+    return avro_text(made, length, text, len, err);
+}
+
 const sc_format_t sc__avro_format = {
     .type = SC_TYPE_AVRO,
     .parse = avro_parse,
     .free_model = avro_free,
     .check_reader_writer = avro_check_reader_writer,
+    .canonical_text = avro_canonical_text,
+    .normalized_text = avro_normalized_text,
 };

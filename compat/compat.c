@@ -223,6 +223,18 @@ void sc_schema_free(sc_schema_t *schema)
 sc_schema_type_t sc_schema_type(const sc_schema_t *schema) { return schema->type; }
 const void *sc_schema_model(const sc_schema_t *schema) { return schema->model; }
 
+int sc_schema_text(const sc_schema_t *schema, bool normalized, char **text, size_t *len,
+                   sd_err_t *err)
+{
+    size_t length = 0;
+    *text = NULL;
+    int rc = normalized ? schema->format->normalized_text(schema->model, text, &length, err)
+                        : schema->format->canonical_text(schema->model, text, &length, err);
+    if (rc == 0 && len)
+        *len = length;
+    return rc;
+}
+
 /* -- the check -------------------------------------------------------------- */
 
 /* Confluent answers a change of schema type with this finding and nothing

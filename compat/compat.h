@@ -130,6 +130,14 @@ typedef struct sc_format {
      * borrowed. Returns 0, or a negative code (SD_ERR_NOMEM) with err filled. */
     int (*check_reader_writer)(const void *reader, const void *writer, sc_findings_t *findings,
                                sd_err_t *err);
+    /* The text Confluent's registry stores and returns for a registered
+     * schema (its canonical text; for Avro AvroSchema.canonicalString), and
+     * the normalized text it uses with normalize=true. Types from references
+     * are named, not inlined. On success *text is NUL-terminated, owned by
+     * the caller (free with free()) and *len its length. Returns 0 or a
+     * negative code with err filled. */
+    int (*canonical_text)(const void *model, char **text, size_t *len, sd_err_t *err);
+    int (*normalized_text)(const void *model, char **text, size_t *len, sd_err_t *err);
 } sc_format_t;
 
 /* The checker of a schema type, or NULL when it does not exist yet. */
@@ -149,6 +157,12 @@ void sc_schema_free(sc_schema_t *schema);
 sc_schema_type_t sc_schema_type(const sc_schema_t *schema);
 /* The format's model; borrowed until sc_schema_free. */
 const void *sc_schema_model(const sc_schema_t *schema);
+/* The schema's text as Confluent's registry stores it (normalized false) or
+ * normalizes it (normalized true; see sc_format_t). On success *text is
+ * owned by the caller (free with free()) and *len (when len is not NULL) its
+ * length. Returns 0 or a negative code with err filled. */
+int sc_schema_text(const sc_schema_t *schema, bool normalized, char **text, size_t *len,
+                   sd_err_t *err);
 
 /* One pairwise comparison that sc_check ran. */
 typedef struct sc_comparison {
