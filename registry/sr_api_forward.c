@@ -1,0 +1,97 @@
+/*
+ * sr_api_forward.c - a write that reaches a follower goes to the leader as
+ * it came (method, path and query, content type, body) over libcurl, and the
+ * leader's status and body go back verbatim, as Confluent's
+ * registerOrForward / forwardRequest do: 50003 when that fails.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_api_int.h"
+
+#define MAX_FORWARD_BYTES (64u << 20)
+
+typedef struct sink {
+    char *data;
+    size_t len;
+    bool overflow;
+} sink_t;
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    sink_t *sink = userdata;
+    size_t n = size * nmemb;
+    if (sink->len + n > MAX_FORWARD_BYTES) {
+        sink->overflow = true;
+        return 0;
+    }
+    char *grown = realloc(sink->data, sink->len + n + 1);
+    if (!grown)
+        return 0;
+    memcpy(grown + sink->len, ptr, n);
+    sink->len += n;
+    grown[sink->len] = '\0';
+    sink->data = grown;
+    return n;
+}
+
+void sr_api__forward(sr_api_call_t *call, const char *leader_url)
+{
+    const sr_request_t *req = call->req;
+    const char *path = req->raw_path_and_query ? req->raw_path_and_query : req->path;
+    size_t url_len = strlen(leader_url) + strlen(path ? path : "/") + 1;
+    char *url = malloc(url_len);
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    sink_t sink = {0};
+    char header[512];
+
+    if (!url || !curl) {
+        sr_api__nomem(call);
+        goto done;
+    }
+    snprintf(url, url_len, "%s%s", leader_url, path ? path : "/");
+    snprintf(header, sizeof header, "Content-Type: %s",
+             req->content_type ? req->content_type : "application/vnd.schemaregistry.v1+json");
+    headers = curl_slist_append(headers, header);
+    headers = curl_slist_append(headers, "Accept: application/vnd.schemaregistry.v1+json");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                     (long)sr_registry_forward_timeout_ms(call->registry));
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    if (req->body && req->body_len) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK || status < 100 || sink.overflow) {
+        sr_api__error(call, SR_E_FORWARDING,
+                      "Error while forwarding the request to the leader at %s: %s", leader_url,
+                      sink.overflow ? "answer too large" : curl_easy_strerror(rc));
+        goto done;
+    }
+    if (!sink.data && !(sink.data = calloc(1, 1))) {
+        sr_api__nomem(call);
+        goto done;
+    }
+    free(call->resp->body);
+    call->resp->status = (int)status;
+    call->resp->body = sink.data;
+    call->resp->body_len = sink.len;
+    sink.data = NULL;
+done:
+    free(sink.data);
+    curl_slist_free_all(headers);
+    if (curl)
+        curl_easy_cleanup(curl);
+    free(url);
+}
