@@ -40,7 +40,8 @@ typedef struct sr_leader_config {
 /* Called from the election thread whenever the outcome changes: is_leader =
  * this process writes; leader_url = "scheme://host:port" of the writer, NULL
  * when none is known (borrowed for the call). Never called once
- * sr_leader_stop has returned; stopping itself reports nothing. */
+ * sr_leader_stop has returned; stopping itself reports nothing. The callback
+ * must not call sr_leader_stop (it would wait for its own thread). */
 typedef void (*sr_leader_change_fn)(void *ctx, bool is_leader, const char *leader_url);
 
 /* Copies the config and starts the election thread; the first outcome comes
@@ -52,8 +53,8 @@ int sr_leader_start(const sr_leader_config_t *config, sr_leader_change_fn on_cha
 
 /* Leaves the group (LeaveGroup, so the others elect a new writer at once),
  * closes the connection, joins the thread and frees the elector. Returns
- * within about a second whatever the election was waiting for. NULL is a
- * no-op. */
+ * within about a second whatever the election was waiting for (a DNS lookup
+ * in progress excepted). Call once per elector; NULL is a no-op. */
 void sr_leader_stop(sr_leader_t *leader);
 
 /* ---- the wire formats, for the tests and the fuzzer --------------------- */

@@ -567,15 +567,17 @@ static const char *broker_binary(void)
 #endif
 }
 
-static void broker_start(broker_t *b)
+/* Starts a broker on 127.0.0.1:port (0 = any free port). */
+static void broker_start_on(broker_t *b, int port)
 {
     memset(b, 0, sizeof *b);
     unit_make_temp_dir(b->dir, sizeof b->dir, "sr_leader");
     snprintf(b->log, sizeof b->log, "%s/broker.log", b->dir);
     const char *bin = broker_binary();
     ck_assert_msg(access(bin, X_OK) == 0, "no broker binary at %s (set STRAND_BIN)", bin);
-    char logdirs[PATH_MAX + 32];
+    char logdirs[PATH_MAX + 32], listeners[64];
     snprintf(logdirs, sizeof logdirs, "--log.dirs=%s/data", b->dir);
+    snprintf(listeners, sizeof listeners, "--listeners=PLAINTEXT://127.0.0.1:%d", port);
     int pipefd[2];
     ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
     pid_t parent = getpid();
@@ -591,7 +593,7 @@ static void broker_start(broker_t *b)
         if (log >= 0)
             dup2(log, 2);
         char *argv[] = {(char *)bin,
-                        "--listeners=PLAINTEXT://127.0.0.1:0",
+                        listeners,
                         logdirs,
                         "--schema.registry.listeners=",
                         "--group.initial.rebalance.delay.ms=0",
@@ -627,6 +629,8 @@ static void broker_start(broker_t *b)
         ck_assert_uint_lt(used, sizeof line - 1);
     }
 }
+
+static void broker_start(broker_t *b) { broker_start_on(b, 0); }
 
 /* Stops the broker (SIGTERM, or SIGKILL with hard) and fails on any
  * sanitizer report in its log. */
@@ -943,6 +947,30 @@ START_TEST(broker_stop_means_no_leader_and_no_hang)
 }
 END_TEST
 
+START_TEST(election_resumes_after_broker_restart)
+{
+    broker_t b;
+    broker_start(&b);
+    const char *colon = strrchr(b.bootstrap, ':');
+    int port = atoi(colon + 1);
+    watch_t w;
+    watch_init(&w);
+    sr_leader_t *l = elector(&b, "a-host", true, false, &w);
+    ck_assert_int_ge(watch_wait(&w, true, "http://a-host:8081", SETTLE_MS), 0);
+    broker_stop(&b, false);
+    ck_assert_int_ge(watch_wait(&w, false, NULL, SESSION_MS + 1000), 0);
+    /* A new broker on the same port knows nothing of the old member id:
+     * the elector joins afresh (UNKNOWN_MEMBER_ID) and leads again. */
+    broker_start_on(&b, port);
+    int64_t took = watch_wait(&w, true, "http://a-host:8081", SETTLE_MS);
+    ck_assert_msg(took >= 0, "no leader after the broker came back");
+    printf("broker restarted: leader again after %lld ms\n", (long long)took);
+    stop_promptly(l);
+    watch_destroy(&w);
+    broker_stop(&b, false);
+}
+END_TEST
+
 START_TEST(stop_is_prompt_when_nobody_answers)
 {
     /* A listener that accepts connections but never answers: the elector
@@ -1022,6 +1050,7 @@ static Suite *sr_leader_suite(void)
     tcase_add_test(tc, ineligible_member_never_leads);
     tcase_add_test(tc, killed_writer_is_replaced_after_its_session);
     tcase_add_test(tc, broker_stop_means_no_leader_and_no_hang);
+    tcase_add_test(tc, election_resumes_after_broker_restart);
     suite_add_tcase(s, tc);
     return s;
 }
