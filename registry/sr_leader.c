@@ -376,7 +376,7 @@ int sr_leader_assign(const sr_leader_member_t *members, size_t count, bool stick
     out->version = ASSIGNMENT_VERSION;
     int rc = 0;
     sr_leader_identity_t *ids = NULL;
-    char (*urls)[URL_MAX] = NULL;
+    char(*urls)[URL_MAX] = NULL;
     bool *ok = NULL;
     if (count) {
         ids = sd_calloc(count, sizeof *ids);
@@ -396,8 +396,8 @@ int sr_leader_assign(const sr_leader_member_t *members, size_t count, bool stick
     bool duplicate = false;
     for (size_t i = 0; i < count; i++) {
         sd_err_t merr;
-        int mrc = sr_leader_identity_decode(members[i].metadata, members[i].metadata_len, &ids[i],
-                                            &merr);
+        int mrc =
+            sr_leader_identity_decode(members[i].metadata, members[i].metadata_len, &ids[i], &merr);
         if (mrc == SD_ERR_NOMEM) {
             rc = sd_err_set(err, SD_ERR_NOMEM, "assignment: out of memory");
             goto done;
@@ -651,8 +651,7 @@ int sr_leader_response_decode(int16_t api_key, const uint8_t *body, size_t len,
             read_bytes(&r, &out->assignment, &out->assignment_len);
         break;
     case SR_LEADER_API_HEARTBEAT:
-    case SR_LEADER_API_LEAVE_GROUP:
-        break;
+    case SR_LEADER_API_LEAVE_GROUP: break;
     default:
         sr_leader_response_clear(out);
         return sd_err_set(err, SD_ERR_INVALID, "response to api key %d: not read here", api_key);
@@ -700,14 +699,14 @@ struct sr_leader {
     /* The election thread's own. */
     bool leaving; /* waits ignore stopping while LeaveGroup is sent */
     size_t next_server;
-    int fd;             /* the coordinator connection, -1 when none */
-    bool in_flight;     /* a request on fd has no answer yet */
-    char *coord_host;   /* the coordinator found last */
+    int fd;           /* the coordinator connection, -1 when none */
+    bool in_flight;   /* a request on fd has no answer yet */
+    char *coord_host; /* the coordinator found last */
     int coord_port;
     int32_t correlation;
     char *member_id; /* NULL until the coordinator assigned one */
     int32_t generation;
-    bool claim; /* sticky: this member was named writer and says so */
+    bool claim;                  /* sticky: this member was named writer and says so */
     int64_t session_deadline_ms; /* the coordinator may have dropped us from here */
     bool reported_leader;
     char *reported_url;
@@ -716,9 +715,9 @@ struct sr_leader {
 /* How a step ended. */
 enum {
     STEP_OK = 0,
-    STEP_STOP = -1,     /* sr_leader_stop was called */
-    STEP_REJOIN = -2,   /* JoinGroup again at once on the same connection */
-    STEP_FAILED = -3,   /* back off, then start over from FindCoordinator */
+    STEP_STOP = -1,   /* sr_leader_stop was called */
+    STEP_REJOIN = -2, /* JoinGroup again at once on the same connection */
+    STEP_FAILED = -3, /* back off, then start over from FindCoordinator */
 };
 
 static int64_t now_ms(void)
@@ -806,8 +805,7 @@ static int tcp_connect(sr_leader_t *l, const char *host, int port, int64_t deadl
     }
     int fd = -1;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
@@ -998,8 +996,7 @@ static int find_coordinator(sr_leader_t *l)
         if (rc)
             continue;
         if (rs.error_code || !rs.host || rs.port <= 0 || rs.port > 65535) {
-            sd_debug(MOD, "FindCoordinator via %s:%d: error %d", s->host, s->port,
-                     rs.error_code);
+            sd_debug(MOD, "FindCoordinator via %s:%d: error %d", s->host, s->port, rs.error_code);
             sr_leader_response_clear(&rs);
             continue;
         }
@@ -1052,9 +1049,7 @@ static int on_group_error(sr_leader_t *l, const char *api, int16_t code)
         return STEP_REJOIN;
     case KERR_NOT_COORDINATOR:
     case KERR_COORDINATOR_NOT_AVAILABLE:
-    case KERR_COORDINATOR_LOAD_IN_PROGRESS:
-        report_none(l);
-        return STEP_FAILED;
+    case KERR_COORDINATOR_LOAD_IN_PROGRESS: report_none(l); return STEP_FAILED;
     default:
         sd_warn(MOD, "%s for group %s: Kafka error %d", api, l->group_id, code);
         report_none(l);
@@ -1432,8 +1427,7 @@ int sr_leader_start(const sr_leader_config_t *config, sr_leader_change_fn on_cha
                     sr_leader_t **out, sd_err_t *err)
 {
     *out = NULL;
-    if (!config || !on_change || !config->bootstrap_servers || !config->host ||
-        !config->host[0])
+    if (!config || !on_change || !config->bootstrap_servers || !config->host || !config->host[0])
         return sd_err_set(err, SD_ERR_INVALID,
                           "leader election needs bootstrap_servers, host and a callback");
     if (config->port <= 0 || config->port > 65535)
@@ -1441,15 +1435,15 @@ int sr_leader_start(const sr_leader_config_t *config, sr_leader_change_fn on_cha
                           config->port);
     if (strlen(config->host) > MAX_HOST_BYTES)
         return sd_err_set(err, SD_ERR_INVALID, "leader election: host name too long");
-    const char *group = config->group_id && config->group_id[0] ? config->group_id
-                                                                : DEFAULT_GROUP;
+    const char *group = config->group_id && config->group_id[0] ? config->group_id : DEFAULT_GROUP;
     const char *scheme = config->scheme && config->scheme[0] ? config->scheme : "http";
     if (strlen(group) > 32767 || strlen(scheme) > MAX_SCHEME_BYTES)
         return sd_err_set(err, SD_ERR_INVALID, "leader election: group id or scheme too long");
     if (!valid_utf8((const uint8_t *)group, strlen(group)) ||
         !valid_utf8((const uint8_t *)config->host, strlen(config->host)) ||
         !valid_utf8((const uint8_t *)scheme, strlen(scheme)))
-        return sd_err_set(err, SD_ERR_INVALID, "leader election: group, host or scheme is not UTF-8");
+        return sd_err_set(err, SD_ERR_INVALID,
+                          "leader election: group, host or scheme is not UTF-8");
     int rc;
     sr_leader_t *l = sd_calloc(1, sizeof *l);
     if (!l)

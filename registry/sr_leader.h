@@ -88,8 +88,8 @@ int sr_leader_identity_url(const sr_leader_identity_t *identity, char *buf, size
 enum { SR_LEADER_ASSIGNMENT_NO_ERROR = 0, SR_LEADER_ASSIGNMENT_DUPLICATE_URLS = 1 };
 
 typedef struct sr_leader_assignment {
-    int version; /* 1 */
-    int error;   /* SR_LEADER_ASSIGNMENT_* */
+    int version;  /* 1 */
+    int error;    /* SR_LEADER_ASSIGNMENT_* */
     char *master; /* owned; the writer's Kafka member id, NULL when none */
     bool has_identity;
     sr_leader_identity_t master_identity; /* valid when has_identity */

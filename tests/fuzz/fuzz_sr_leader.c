@@ -92,8 +92,8 @@ static void check_election(const sr_leader_response_t *rs, bool sticky)
             abort();
         for (size_t i = 0; !(sticky && a.master_identity.leader) && i < rs->member_count; i++) {
             sr_leader_identity_t id;
-            if (sr_leader_identity_decode(rs->members[i].metadata, rs->members[i].metadata_len,
-                                          &id, &err))
+            if (sr_leader_identity_decode(rs->members[i].metadata, rs->members[i].metadata_len, &id,
+                                          &err))
                 continue;
             if (id.eligible && sr_leader_identity_url(&id, url, sizeof url) == 0 &&
                 strcmp(url, best) < 0)

@@ -149,15 +149,13 @@ END_TEST
 
 START_TEST(assignment_bytes_are_confluents)
 {
-    sr_leader_assignment_t a = {.version = 1,
-                                .error = 0,
-                                .master = "sr-1-7f3a",
-                                .has_identity = true,
-                                .master_identity = {.version = 1,
-                                                    .host = "sr-node-1",
-                                                    .port = 8081,
-                                                    .scheme = "http",
-                                                    .eligible = true}};
+    sr_leader_assignment_t a = {
+        .version = 1,
+        .error = 0,
+        .master = "sr-1-7f3a",
+        .has_identity = true,
+        .master_identity = {
+            .version = 1, .host = "sr-node-1", .port = 8081, .scheme = "http", .eligible = true}};
     sd_writer_t w;
     sd_writer_init(&w);
     ck_assert_int_eq(sr_leader_assignment_encode(&a, &w), 0);
@@ -250,7 +248,7 @@ START_TEST(assignment_garbage_is_rejected)
         uint8_t buf[64];
         size_t n = (size_t)(rand() % (int)sizeof buf);
         for (size_t i = 0; i < n; i++)
-            buf[i] = (uint8_t)"{}[]\":,0123 abcnulltruefalse\\u"[rand() % 31];
+            buf[i] = (uint8_t) "{}[]\":,0123 abcnulltruefalse\\u"[rand() % 31];
         if (sr_leader_assignment_decode(buf, n, &a, &err) == 0)
             sr_leader_assignment_clear(&a);
     }
@@ -488,30 +486,28 @@ START_TEST(responses_decode_and_reject_bad_bytes)
     sd_write_i32(&w, 1);
     put_string(&w, "127.0.0.1");
     sd_write_i32(&w, 9092);
-    ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs,
-                                               &err),
-                     0);
+    ck_assert_int_eq(
+        sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs, &err), 0);
     ck_assert_str_eq(rs.host, "127.0.0.1");
     ck_assert_int_eq(rs.port, 9092);
     sr_leader_response_clear(&rs);
     w.buf[4 + 2 + 2 + 4 + 2 + 3] = 0;
-    ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs,
-                                               &err),
-                     SD_ERR_INVALID);
+    ck_assert_int_eq(
+        sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs, &err),
+        SD_ERR_INVALID);
     /* Nor malformed UTF-8 (an id must go into JSON): a stray continuation
      * byte, an overlong '/', a surrogate. */
     const char *bad_utf8[] = {"\x80", "\xc0\xaf", "\xed\xa0\x80"};
     for (size_t i = 0; i < 3; i++) {
         memcpy(w.buf + 4 + 2 + 2 + 4 + 2, "127.0.0.1", 9);
         memcpy(w.buf + 4 + 2 + 2 + 4 + 2 + 2, bad_utf8[i], strlen(bad_utf8[i]));
-        ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len,
-                                                   &rs, &err),
-                         SD_ERR_INVALID);
+        ck_assert_int_eq(
+            sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs, &err),
+            SD_ERR_INVALID);
     }
     memcpy(w.buf + 4 + 2 + 2 + 4 + 2, "12\xc3\xa9.0.0.1", 9);
-    ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs,
-                                               &err),
-                     0);
+    ck_assert_int_eq(
+        sr_leader_response_decode(SR_LEADER_API_FIND_COORDINATOR, w.buf, w.len, &rs, &err), 0);
     sr_leader_response_clear(&rs);
     sd_writer_free(&w);
 
@@ -520,8 +516,8 @@ START_TEST(responses_decode_and_reject_bad_bytes)
     sd_write_i32(&w, 0);
     sd_write_i16(&w, 27);
     put_bytes(&w, "{}");
-    ck_assert_int_eq(
-        sr_leader_response_decode(SR_LEADER_API_SYNC_GROUP, w.buf, w.len, &rs, &err), 0);
+    ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_SYNC_GROUP, w.buf, w.len, &rs, &err),
+                     0);
     ck_assert_int_eq(rs.error_code, 27);
     ck_assert_uint_eq(rs.assignment_len, 2);
     sr_leader_response_clear(&rs);
@@ -532,9 +528,8 @@ START_TEST(responses_decode_and_reject_bad_bytes)
     ck_assert_int_eq(sr_leader_response_decode(3, w.buf, w.len, &rs, &err), SD_ERR_INVALID);
     /* Bytes of length -2. */
     sd_put_be32(w.buf + 6, 0xfffffffe);
-    ck_assert_int_eq(
-        sr_leader_response_decode(SR_LEADER_API_SYNC_GROUP, w.buf, w.len, &rs, &err),
-        SD_ERR_INVALID);
+    ck_assert_int_eq(sr_leader_response_decode(SR_LEADER_API_SYNC_GROUP, w.buf, w.len, &rs, &err),
+                     SD_ERR_INVALID);
     sd_writer_free(&w);
 }
 END_TEST
@@ -567,15 +562,17 @@ static const char *broker_binary(void)
 #endif
 }
 
-/* Starts a broker on 127.0.0.1:port (0 = any free port). */
-static void broker_start_on(broker_t *b, int port)
+/* Starts a broker on 127.0.0.1:port (0 = any free port) whose first
+ * rebalance of an empty group waits delay_ms. */
+static void broker_start_with(broker_t *b, int port, int delay_ms)
 {
     memset(b, 0, sizeof *b);
     unit_make_temp_dir(b->dir, sizeof b->dir, "sr_leader");
     snprintf(b->log, sizeof b->log, "%s/broker.log", b->dir);
     const char *bin = broker_binary();
     ck_assert_msg(access(bin, X_OK) == 0, "no broker binary at %s (set STRAND_BIN)", bin);
-    char logdirs[PATH_MAX + 32], listeners[64];
+    char logdirs[PATH_MAX + 32], listeners[64], delay[64];
+    snprintf(delay, sizeof delay, "--group.initial.rebalance.delay.ms=%d", delay_ms);
     snprintf(logdirs, sizeof logdirs, "--log.dirs=%s/data", b->dir);
     snprintf(listeners, sizeof listeners, "--listeners=PLAINTEXT://127.0.0.1:%d", port);
     int pipefd[2];
@@ -592,12 +589,9 @@ static void broker_start_on(broker_t *b, int port)
         dup2(pipefd[1], 1);
         if (log >= 0)
             dup2(log, 2);
-        char *argv[] = {(char *)bin,
-                        listeners,
-                        logdirs,
-                        "--schema.registry.listeners=",
-                        "--group.initial.rebalance.delay.ms=0",
-                        "--group.min.session.timeout.ms=1000",
+        char *argv[] = {(char *)bin, listeners,
+                        logdirs,     "--schema.registry.listeners=",
+                        delay,       "--group.min.session.timeout.ms=1000",
                         NULL};
         execv(bin, argv);
         _exit(127);
@@ -630,7 +624,8 @@ static void broker_start_on(broker_t *b, int port)
     }
 }
 
-static void broker_start(broker_t *b) { broker_start_on(b, 0); }
+static void broker_start_on(broker_t *b, int port) { broker_start_with(b, port, 0); }
+static void broker_start(broker_t *b) { broker_start_with(b, 0, 0); }
 
 /* Stops the broker (SIGTERM, or SIGKILL with hard) and fails on any
  * sanitizer report in its log. */
@@ -971,6 +966,31 @@ START_TEST(election_resumes_after_broker_restart)
 }
 END_TEST
 
+START_TEST(stop_is_prompt_during_a_parked_join)
+{
+    /* With Kafka's initial rebalance delay the first JoinGroup of an empty
+     * group is parked for 3 s; stop must not wait for it, and LeaveGroup
+     * then goes over a fresh connection. */
+    broker_t b;
+    broker_start_with(&b, 0, 3000);
+    watch_t w;
+    watch_init(&w);
+    sr_leader_t *l = elector(&b, "a-host", true, false, &w);
+    usleep(700 * 1000);
+    stop_promptly(l);
+    ck_assert_int_eq(w.changes, 0);
+    /* The group forgot the member: a newcomer still leads after the delay. */
+    watch_t w2;
+    watch_init(&w2);
+    l = elector(&b, "b-host", true, false, &w2);
+    ck_assert_int_ge(watch_wait(&w2, true, "http://b-host:8081", SETTLE_MS), 0);
+    stop_promptly(l);
+    watch_destroy(&w);
+    watch_destroy(&w2);
+    broker_stop(&b, false);
+}
+END_TEST
+
 START_TEST(stop_is_prompt_when_nobody_answers)
 {
     /* A listener that accepts connections but never answers: the elector
@@ -1044,6 +1064,7 @@ static Suite *sr_leader_suite(void)
     tc = tcase_create("election");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, stop_is_prompt_when_nobody_answers);
+    tcase_add_test(tc, stop_is_prompt_during_a_parked_join);
     tcase_add_test(tc, one_member_leads_itself);
     tcase_add_test(tc, two_members_agree_smallest_url_and_failover);
     tcase_add_test(tc, sticky_writer_keeps_its_place);
