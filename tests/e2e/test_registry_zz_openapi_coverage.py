@@ -1,0 +1,44 @@
+"""Runs after every other registry module (run_all.py runs modules in file
+name order, each in its own process) and reads what they recorded through
+registry_client: every operation of openapi/openapi.yaml must have been
+exercised in this run, and no response may have failed validation. Also
+checks the document itself (every $ref resolves, every schema is valid)."""
+
+import collections
+import unittest
+
+try:
+    from . import openapi_check, registry_client
+except ImportError:  # run from inside tests/e2e
+    import openapi_check
+    import registry_client
+
+
+class OpenApiCoverageTest(unittest.TestCase):
+
+    def test_spec_is_a_valid_document(self):
+        spec = openapi_check.Spec.load()
+        self.assertEqual(openapi_check.check_document(spec), [])
+
+    def test_zz_every_operation_exercised_and_every_response_conformed(self):
+        spec = openapi_check.Spec.load()
+        rec = registry_client.recorder()
+        entries = rec.entries()
+        if not entries:
+            self.skipTest("no registry responses were recorded in this run (%s, run %s)" % (rec.path, rec.run))
+        failed = [e for e in entries if e.get("problems")]
+        self.assertEqual(failed, [], "%d recorded responses did not conform to openapi.yaml; first ones:\n%s"
+                         % (len(failed), "\n".join("  " + p for e in failed[:10] for p in e["problems"])))
+        seen = collections.Counter((e["method"], e["template"]) for e in entries)
+        missing = [op for op in spec.operations() if op not in seen]
+        self.assertEqual(missing, [], "operations of openapi.yaml no test exercised (%d responses recorded in %s)"
+                         % (len(entries), rec.path))
+        statuses = collections.defaultdict(set)
+        for e in entries:
+            statuses[(e["method"], e["template"])].add(e["status"])
+        no_success = [op for op in spec.operations() if not any(200 <= s < 300 for s in statuses[op])]
+        self.assertEqual(no_success, [], "operations exercised only with errors")
+
+
+if __name__ == "__main__":
+    unittest.main()
