@@ -53,6 +53,7 @@
 #define BACKOFF_MAX_MS 2000
 #define CONNECT_TIMEOUT_MS 5000
 #define LEAVE_TIMEOUT_MS 1000
+#define MAX_REJOINS 20
 /* Kafka's client gives JoinGroup the rebalance timeout plus this. */
 #define JOIN_EXTRA_MS 5000
 
@@ -892,8 +893,25 @@ static void write_bytes(sd_writer_t *w, const uint8_t *p, size_t n)
     sd_write_bytes(w, p, n);
 }
 
-/* Sends one request (header v1 + body) on l->fd and decodes its response
- * into *rs before deadline. Any failure leaves the connection closed. */
+/*
+ * Sends one request on l->fd and decodes its response into *rs before
+ * deadline. Any failure leaves the connection closed. Frames:
+ *
+ *   request:  size i32, api_key i16, api_version i16, correlation_id i32,
+ *             client_id string (header v1), then the body:
+ *     FindCoordinator v1: key string, key_type i8 (0 = group)
+ *     JoinGroup v4:       group_id string, session_timeout_ms i32,
+ *                         rebalance_timeout_ms i32, member_id string,
+ *                         protocol_type string, protocols i32 count x
+ *                         { name string, metadata bytes }
+ *     SyncGroup v1:       group_id string, generation_id i32, member_id string,
+ *                         assignments i32 count x { member_id string,
+ *                         assignment bytes }
+ *     Heartbeat v1:       group_id string, generation_id i32, member_id string
+ *     LeaveGroup v1:      group_id string, member_id string
+ *   response: size i32, correlation_id i32 (header v0), then the body
+ *             (sr_leader_response_decode).
+ */
 static int call(sr_leader_t *l, int16_t api_key, int16_t version, const sd_writer_t *body,
                 int64_t deadline, sr_leader_response_t *rs)
 {
@@ -1307,14 +1325,22 @@ static void *election_main(void *arg)
             sd_debug(MOD, "no group coordinator reachable; retrying in %d ms", backoff);
             continue;
         }
-        for (;;) {
+        /* Rejoins are immediate, as in Kafka's client, but a coordinator
+         * that never lets a join complete gets the backoff instead. */
+        for (int rejoins = 0;; rejoins++) {
             rc = join_and_sync(l);
             if (rc == STEP_OK) {
                 backoff = 0;
+                rejoins = 0;
                 rc = heartbeat_loop(l);
             }
             if (rc != STEP_REJOIN)
                 break;
+            if (rejoins >= MAX_REJOINS) {
+                report_none(l);
+                rc = STEP_FAILED;
+                break;
+            }
         }
         if (rc == STEP_STOP)
             break;
