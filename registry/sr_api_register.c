@@ -417,9 +417,27 @@ static json_t *register_response(int32_t id, int32_t version, const char *guid,
         .rule_set = (json_t *)rule_set,
     };
     snprintf(view.guid, sizeof view.guid, "%s", guid);
-    sr_version_t v = {.version = version, .id = id};
-    /* RegisterSchemaResponse: the Schema entity without its subject. */
-    return sr_api__schema_json(NULL, &v, &view);
+    /* RegisterSchemaResponse: id, version, then the Schema entity's fields. */
+    json_t *schema = sr_api__schema_json(NULL, NULL, &view);
+    json_t *out = json_object();
+    if (!schema || !out || json_object_set_new(out, "id", json_integer(id)) ||
+        json_object_set_new(out, "version", json_integer(version))) {
+        json_decref(schema);
+        json_decref(out);
+        return NULL;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(schema, key, value)
+    {
+        if (strcmp(key, "id") != 0 && json_object_set(out, key, value) != 0) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+    }
+    json_decref(schema);
+    return out;
 }
 
 /* The decision, taken under the write lock with the state read-locked. On

@@ -486,7 +486,10 @@ static int delete_version_decide(sr_api_call_t *call, bool permanent, sr_api_rec
         read_only(call);
         return -1;
     }
-    const sr_version_t *v = sr_api__find_version(subject, number, permanent);
+    /* A numbered version is found deleted or not (40406 / 40407 say which);
+     * "latest" is the highest stored for a permanent delete, the highest
+     * undeleted otherwise. */
+    const sr_version_t *v = sr_api__find_version(subject, number, number != 0 || permanent);
     if (!v) {
         if (number == 0)
             sr_api__error(call, SR_E_VERSION_NOT_FOUND, "Version %s not found.", text);
