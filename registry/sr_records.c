@@ -268,9 +268,17 @@ fail:
 /* ConfigValue's creator order after "subject"; fields not listed here (newer
  * ones) follow in the order the caller gave them. */
 static const char *const config_fields[] = {
-    "alias",          "normalize",      "validateFields",  "validateRules",
-    "compatibilityLevel", "compatibilityGroup", "compatibilityPolicy", "defaultMetadata",
-    "overrideMetadata",   "defaultRuleSet",     "overrideRuleSet",
+    "alias",
+    "normalize",
+    "validateFields",
+    "validateRules",
+    "compatibilityLevel",
+    "compatibilityGroup",
+    "compatibilityPolicy",
+    "defaultMetadata",
+    "overrideMetadata",
+    "defaultRuleSet",
+    "overrideRuleSet",
 };
 
 static bool is_config_field(const char *name)

@@ -111,8 +111,7 @@ typedef struct sr_schema_value {
 
 /* Returns 0, SD_ERR_INVALID or SD_ERR_NOMEM with err naming the problem; on
  * failure *value is left cleared. */
-int sr_schema_value_decode(const void *bytes, size_t len, sr_schema_value_t *value,
-                           sd_err_t *err);
+int sr_schema_value_decode(const void *bytes, size_t len, sr_schema_value_t *value, sd_err_t *err);
 void sr_schema_value_clear(sr_schema_value_t *value);
 
 #endif

@@ -197,10 +197,9 @@ void sr_schema_guid_for(const char *identity, char out[37])
     sd_md5(identity, strlen(identity), d);
     d[6] = (uint8_t)((d[6] & 0x0f) | 0x30); /* version 3: name-based, MD5 */
     d[8] = (uint8_t)((d[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1],
-             d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14],
-             d[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
+             d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13],
+             d[14], d[15]);
 }
 
 /* A GUID from a record, lower-cased into out; false if it is not UUID text. */
@@ -577,8 +576,8 @@ static void apply_config(sr_state_t *state, const sr_key_t *key, const void *val
         state->global_config = config;
         return;
     }
-    sr_subject_t *s = config ? subject_get_or_add(state, key->subject)
-                             : subject_find(state, key->subject);
+    sr_subject_t *s =
+        config ? subject_get_or_add(state, key->subject) : subject_find(state, key->subject);
     if (!s) {
         if (config)
             sd_error(LOG, "_schemas offset %lld: out of memory applying CONFIG record",
@@ -644,8 +643,8 @@ static void apply_delete_subject(sr_state_t *state, const sr_key_t *key, const v
     json_t *version = object ? json_object_get(object, "version") : NULL;
     json_t *subject = object ? json_object_get(object, "subject") : NULL;
     if (!json_is_integer(version)) {
-        sd_warn(LOG, "_schemas offset %lld: skipping DELETE_SUBJECT record: %s",
-                (long long)offset, object ? "no integer \"version\"" : err.msg);
+        sd_warn(LOG, "_schemas offset %lld: skipping DELETE_SUBJECT record: %s", (long long)offset,
+                object ? "no integer \"version\"" : err.msg);
         json_decref(object);
         return;
     }
@@ -734,21 +733,11 @@ void sr_state_apply(sr_state_t *state, const void *key, size_t key_len, const vo
         else
             apply_schema_tombstone(state, &k);
         break;
-    case SR_KEY_CONFIG:
-        apply_config(state, &k, value, value_len, offset);
-        break;
-    case SR_KEY_MODE:
-        apply_mode(state, &k, value, value_len, offset);
-        break;
-    case SR_KEY_DELETE_SUBJECT:
-        apply_delete_subject(state, &k, value, value_len, offset);
-        break;
-    case SR_KEY_CLEAR_SUBJECT:
-        apply_clear_subject(state, &k, value, value_len, offset);
-        break;
-    case SR_KEY_NOOP:
-        apply_noop(state, value, value_len, offset);
-        break;
+    case SR_KEY_CONFIG: apply_config(state, &k, value, value_len, offset); break;
+    case SR_KEY_MODE: apply_mode(state, &k, value, value_len, offset); break;
+    case SR_KEY_DELETE_SUBJECT: apply_delete_subject(state, &k, value, value_len, offset); break;
+    case SR_KEY_CLEAR_SUBJECT: apply_clear_subject(state, &k, value, value_len, offset); break;
+    case SR_KEY_NOOP: apply_noop(state, value, value_len, offset); break;
     case SR_KEY_OTHER:
         sd_debug(LOG, "_schemas offset %lld: ignoring record of an unsupported key type",
                  (long long)offset);

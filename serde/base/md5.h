@@ -12,9 +12,9 @@
 #define SD_MD5_DIGEST_LEN 16
 
 typedef struct sd_md5 {
-    uint32_t state[4];  /* A, B, C, D */
-    uint64_t length;    /* bytes fed so far */
-    uint8_t block[64];  /* the partial block waiting for more input */
+    uint32_t state[4]; /* A, B, C, D */
+    uint64_t length;   /* bytes fed so far */
+    uint8_t block[64]; /* the partial block waiting for more input */
 } sd_md5_t;
 
 void sd_md5_init(sd_md5_t *ctx);

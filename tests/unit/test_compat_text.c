@@ -15,7 +15,8 @@
 static const char address[] = "{\"type\": \"record\", \"name\": \"Address\", \"namespace\": "
                               "\"com.acme\", \"fields\": [{\"name\": \"zip\", \"type\": "
                               "\"string\"}]}";
-static const char kind[] = "{\"type\":\"enum\",\"name\":\"com.acme.Kind\",\"symbols\":[\"A\",\"B\"]}";
+static const char kind[] =
+    "{\"type\":\"enum\",\"name\":\"com.acme.Kind\",\"symbols\":[\"A\",\"B\"]}";
 static const char user[] =
     "{\n  \"namespace\": \"com.acme\",\n  \"type\": \"record\",\n  \"name\": \"User\",\n"
     "  \"doc\": \"a user/owner \\u00e9\",\n  \"fields\": [\n"
@@ -43,9 +44,8 @@ START_TEST(avro_canonical_and_normalized)
     ck_assert_int_eq(sc_schema_parse(SC_TYPE_AVRO, input, strlen(input), NULL, 0, &schema, &err),
                      0);
     char *canonical = text_of(schema, false);
-    ck_assert_str_eq(canonical,
-                     "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"b\","
-                     "\"type\":\"long\"}]}");
+    ck_assert_str_eq(canonical, "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"b\","
+                                "\"type\":\"long\"}]}");
     char *normalized = text_of(schema, true);
     ck_assert_ptr_nonnull(strstr(normalized, "\"name\":\"R\""));
     free(canonical);
@@ -53,9 +53,8 @@ START_TEST(avro_canonical_and_normalized)
     sc_schema_free(schema);
 
     /* A primitive schema's text is the quoted name. */
-    ck_assert_int_eq(sc_schema_parse(SC_TYPE_AVRO, "{\"type\": \"string\"}", 18, NULL, 0,
-                                     &schema, &err),
-                     0);
+    ck_assert_int_eq(
+        sc_schema_parse(SC_TYPE_AVRO, "{\"type\": \"string\"}", 18, NULL, 0, &schema, &err), 0);
     canonical = text_of(schema, false);
     ck_assert_str_eq(canonical, "\"string\"");
     free(canonical);
@@ -96,13 +95,11 @@ START_TEST(avro_references_resolve_and_stay_named)
     sc_schema_free(schema);
 
     /* Without its references the schema does not parse. */
-    ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), NULL, 0, &schema, &err),
-                     0);
+    ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), NULL, 0, &schema, &err), 0);
     ck_assert_ptr_null(schema);
     ck_assert_ptr_nonnull(strstr(err.msg, "Address"));
     /* Nor with only one of them. */
-    ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), refs, 1, &schema, &err),
-                     0);
+    ck_assert_int_lt(sc_schema_parse(SC_TYPE_AVRO, user, strlen(user), refs, 1, &schema, &err), 0);
 }
 END_TEST
 
@@ -110,9 +107,9 @@ START_TEST(other_types_unsupported)
 {
     sc_schema_t *schema = NULL;
     sd_err_t err = {0};
-    ck_assert_int_eq(sc_schema_parse(SC_TYPE_PROTOBUF, "syntax = \"proto3\";", 18, NULL, 0,
-                                     &schema, &err),
-                     SC_ERR_UNSUPPORTED);
+    ck_assert_int_eq(
+        sc_schema_parse(SC_TYPE_PROTOBUF, "syntax = \"proto3\";", 18, NULL, 0, &schema, &err),
+        SC_ERR_UNSUPPORTED);
     ck_assert_int_eq(sc_schema_parse(SC_TYPE_JSON, "{}", 2, NULL, 0, &schema, &err),
                      SC_ERR_UNSUPPORTED);
     ck_assert_ptr_null(schema);

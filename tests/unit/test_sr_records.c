@@ -49,8 +49,11 @@ START_TEST(schema_value_avro_as_confluent)
 {
     /* Confluent drops schemaType for AVRO (SchemaTypeConverter) and empty
      * references (NON_EMPTY). */
-    sr_schema_record_t r = {.subject = "Kafka-key", .version = 1, .id = 1,
-                            .schema_type = "AVRO", .schema = "\"string\""};
+    sr_schema_record_t r = {.subject = "Kafka-key",
+                            .version = 1,
+                            .id = 1,
+                            .schema_type = "AVRO",
+                            .schema = "\"string\""};
     expect_text(sr_value_schema(&r), "{\"subject\":\"Kafka-key\",\"version\":1,\"id\":1,"
                                      "\"schema\":\"\\\"string\\\"\",\"deleted\":false}");
     r.schema_type = NULL;
@@ -93,13 +96,14 @@ END_TEST
 START_TEST(other_value_encoders)
 {
     json_t *config = json_pack("{ss}", "compatibilityLevel", "FULL");
-    expect_text(sr_value_config("s", config), "{\"subject\":\"s\",\"compatibilityLevel\":\"FULL\"}");
+    expect_text(sr_value_config("s", config),
+                "{\"subject\":\"s\",\"compatibilityLevel\":\"FULL\"}");
     expect_text(sr_value_config(NULL, config), "{\"compatibilityLevel\":\"FULL\"}");
     json_decref(config);
     /* ConfigValue's creator order, whatever order the caller used; unknown
      * fields last, nulls dropped. */
-    config = json_pack("{sssbsssnsbss}", "compatibilityLevel", "BACKWARD", "normalize", 1,
-                       "alias", "x", "compatibilityGroup", "validateFields", 0, "future", "f");
+    config = json_pack("{sssbsssnsbss}", "compatibilityLevel", "BACKWARD", "normalize", 1, "alias",
+                       "x", "compatibilityGroup", "validateFields", 0, "future", "f");
     expect_text(sr_value_config("s", config),
                 "{\"subject\":\"s\",\"alias\":\"x\",\"normalize\":true,\"validateFields\":false,"
                 "\"compatibilityLevel\":\"BACKWARD\",\"future\":\"f\"}");
@@ -238,8 +242,13 @@ START_TEST(schema_value_decode)
 
     /* Round trip through the encoder. */
     sr_reference_t ref = {"n", "sub", 4};
-    sr_schema_record_t r = {.subject = "x", .version = 2, .id = 9, .schema_type = "JSON",
-                            .schema = "{}", .references = &ref, .reference_count = 1};
+    sr_schema_record_t r = {.subject = "x",
+                            .version = 2,
+                            .id = 9,
+                            .schema_type = "JSON",
+                            .schema = "{}",
+                            .references = &ref,
+                            .reference_count = 1};
     char *encoded = sr_value_schema(&r);
     ck_assert_int_eq(sr_schema_value_decode(encoded, strlen(encoded), &v, &err), 0);
     ck_assert_str_eq(v.schema_type, "JSON");

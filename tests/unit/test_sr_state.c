@@ -22,8 +22,7 @@ static sr_state_t *state;
 static int64_t offset;
 static int warnings;
 
-static void count_warnings(sd_log_level_t level, const char *module, const char *line,
-                           void *opaque)
+static void count_warnings(sd_log_level_t level, const char *module, const char *line, void *opaque)
 {
     (void)module;
     (void)line;
@@ -211,9 +210,9 @@ START_TEST(config_and_mode_set_unset)
     apply(sr_key_config(NULL), sr_value_config(NULL, config));
     apply(sr_key_config("s"), sr_value_config("s", config));
     json_decref(config);
-    ck_assert_str_eq(json_string_value(json_object_get(sr_state_global_config(state),
-                                                       "compatibilityLevel")),
-                     "FULL");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(sr_state_global_config(state), "compatibilityLevel")),
+        "FULL");
     const sr_subject_t *s = sr_state_subject(state, "s");
     ck_assert_ptr_nonnull(s); /* a subject with only a config is listed */
     ck_assert_uint_eq(s->version_count, 0);
@@ -228,9 +227,9 @@ START_TEST(config_and_mode_set_unset)
     /* Karapace's global key form, and a legacy value without subject. */
     apply_raw("{\"keytype\":\"CONFIG\",\"subject\":null,\"magic\":0}",
               "{\"compatibilityLevel\":\"NONE\"}");
-    ck_assert_str_eq(json_string_value(json_object_get(sr_state_global_config(state),
-                                                       "compatibilityLevel")),
-                     "NONE");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(sr_state_global_config(state), "compatibilityLevel")),
+        "NONE");
 
     apply(sr_key_config("s"), NULL);
     s = sr_state_subject(state, "s");
@@ -359,8 +358,12 @@ END_TEST
 START_TEST(metadata_and_guid_from_value)
 {
     json_t *metadata = json_pack("{s{ss}}", "properties", "owner", "x");
-    sr_schema_record_t r = {.subject = "s", .version = 1, .id = 1, .schema = "\"string\"",
-                            .metadata = metadata, .guid = "AAAAAAAA-BBBB-3CCC-8DDD-EEEEEEEEEEEE"};
+    sr_schema_record_t r = {.subject = "s",
+                            .version = 1,
+                            .id = 1,
+                            .schema = "\"string\"",
+                            .metadata = metadata,
+                            .guid = "AAAAAAAA-BBBB-3CCC-8DDD-EEEEEEEEEEEE"};
     apply(sr_key_schema("s", 1), sr_value_schema(&r));
     const sr_schema_t *schema = sr_state_schema(state, 1);
     ck_assert_str_eq(schema->guid, "aaaaaaaa-bbbb-3ccc-8ddd-eeeeeeeeeeee");
@@ -371,8 +374,8 @@ START_TEST(metadata_and_guid_from_value)
     json_t *same = json_pack("{s{ss}}", "properties", "owner", "x");
     ck_assert_ptr_eq(sr_state_schema_by_content(state, "AVRO", "\"string\"", NULL, 0, same, NULL),
                      schema);
-    ck_assert_ptr_null(sr_state_schema_by_content(state, "AVRO", "\"string\"", NULL, 0, NULL,
-                                                  NULL));
+    ck_assert_ptr_null(
+        sr_state_schema_by_content(state, "AVRO", "\"string\"", NULL, 0, NULL, NULL));
     json_decref(same);
     /* Same text without metadata is another schema with another id. */
     put_schema("s", 2, 2, "\"string\"", false);
@@ -401,8 +404,8 @@ START_TEST(same_content_under_two_ids)
     ck_assert_int_eq(found->id, 11);
     ck_assert_ptr_eq(sr_state_schema_by_guid(state, guid), found);
     apply(sr_key_schema("b", 1), NULL);
-    ck_assert_ptr_null(sr_state_schema_by_content(state, "AVRO", "\"string\"", NULL, 0, NULL,
-                                                  NULL));
+    ck_assert_ptr_null(
+        sr_state_schema_by_content(state, "AVRO", "\"string\"", NULL, 0, NULL, NULL));
     ck_assert_ptr_null(sr_state_schema_by_guid(state, guid));
 }
 END_TEST
@@ -441,8 +444,8 @@ START_TEST(ten_thousand_schemas)
         /* Subjects arrive out of name order; every tenth shares content. */
         snprintf(subject, sizeof subject, "subject-%05d", (i * 7919) % 10007);
         int content = i % 10 == 0 ? i - 1 : i;
-        snprintf(schema, sizeof schema,
-                 "{\"type\":\"record\",\"name\":\"R%d\",\"fields\":[]}", content);
+        snprintf(schema, sizeof schema, "{\"type\":\"record\",\"name\":\"R%d\",\"fields\":[]}",
+                 content);
         put_schema(subject, 1, content, schema, false);
     }
     double seconds = (double)(clock() - start) / CLOCKS_PER_SEC;
@@ -482,8 +485,12 @@ START_TEST(allocation_failures)
         /* Encode first: only the applying may fail. */
         char *keys[6], *values[6];
         sr_schema_record_t base = {.subject = "base", .version = 1, .id = 1, .schema = "\"int\""};
-        sr_schema_record_t user = {.subject = "user", .version = 1, .id = 2, .schema = "\"B\"",
-                                   .references = &ref, .reference_count = 1};
+        sr_schema_record_t user = {.subject = "user",
+                                   .version = 1,
+                                   .id = 2,
+                                   .schema = "\"B\"",
+                                   .references = &ref,
+                                   .reference_count = 1};
         keys[0] = sr_key_schema("base", 1), values[0] = sr_value_schema(&base);
         keys[1] = sr_key_schema("user", 1), values[1] = sr_value_schema(&user);
         keys[2] = sr_key_config("user"), values[2] = sr_value_config("user", config);
