@@ -10,6 +10,20 @@
  *   CLEAR_SUBJECT   {"keytype":"CLEAR_SUBJECT","subject":S,"magic":0}
  *   NOOP            {"keytype":"NOOP","magic":0}
  *
+ * Values (fields in this order, absent ones left out as Jackson's NON_EMPTY
+ * does):
+ *
+ *   SCHEMA          {"subject","version","id",["guid"],["schemaType" unless AVRO],
+ *                    ["references":[{"name","subject","version"}]],["metadata"],
+ *                    ["ruleSet"],"schema","deleted"}
+ *   CONFIG          {["subject"],["alias"],["normalize"],["validateFields"],
+ *                    ["validateRules"],["compatibilityLevel"],["compatibilityGroup"],
+ *                    ["compatibilityPolicy"],["defaultMetadata"],["overrideMetadata"],
+ *                    ["defaultRuleSet"],["overrideRuleSet"], then any other field}
+ *   MODE            {["subject"],"mode"}
+ *   DELETE_SUBJECT  {"subject","version"}
+ *   CLEAR_SUBJECT   {"subject"}
+ *
  * Decoding accepts what Confluent and Karapace write: magic 0 or 1 on SCHEMA
  * keys, "subject":null for global keys, fields in any order.
  *

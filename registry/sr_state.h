@@ -70,8 +70,9 @@ void sr_state_read_unlock(sr_state_t *state);
 
 /* The queries below need the read lock (or the caller being the applier). */
 
-/* The subject, or NULL if no record ever named it (or it was cleared). A
- * subject whose versions are all deleted is still returned. */
+/* The subject, or NULL if no record ever named it (or it was cleared, or
+ * nothing is left of it: no version, deleted or not, no config, no mode). A
+ * subject whose versions are all soft-deleted is still returned. */
 const sr_subject_t *sr_state_subject(const sr_state_t *state, const char *name);
 /* Subjects sorted by name (byte order), including those without versions. */
 size_t sr_state_subject_count(const sr_state_t *state);
