@@ -110,12 +110,15 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const 
         sd_warn(MOD, "%s: %s", facility, text);
 }
 
+/* librdkafka logs the same transient errors it reports here (connection
+ * refused, brokers down); only a fatal one, after which the producer refuses
+ * every write, is news. */
 static void error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
     (void)opaque;
-    sd_warn(MOD, "%s%s: %s", rd_kafka_name(rk),
-            rd_kafka_fatal_error(rk, NULL, 0) ? " (fatal)" : "",
-            reason && *reason ? reason : rd_kafka_err2str((rd_kafka_resp_err_t)code));
+    if (code == RD_KAFKA_RESP_ERR__FATAL)
+        sd_warn(MOD, "%s: fatal error: %s", rd_kafka_name(rk),
+                reason && *reason ? reason : rd_kafka_err2str((rd_kafka_resp_err_t)code));
 }
 
 /* Drops one reference to batch; lock held. */
@@ -542,6 +545,26 @@ static int topic_ensure(sr_store_t *store, int replication_factor, int64_t deadl
 
 /* ---- API ---- */
 
+/* The topic's end offset now (what a read-committed reader can reach): a
+ * ListOffsets for "latest" through offsets_for_times, whose wait is bounded
+ * by timeout_ms; this librdkafka's query_watermark_offsets can wait far
+ * longer than its timeout when the partition's leader is unreachable. */
+static rd_kafka_resp_err_t end_offset(sr_store_t *store, int timeout_ms, int64_t *end)
+{
+    rd_kafka_topic_partition_list_t *partitions = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(partitions, store->topic, 0)->offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_resp_err_t code =
+        rd_kafka_offsets_for_times(store->consumer, partitions, timeout_ms > 0 ? timeout_ms : 1);
+    if (!code)
+        code = partitions->elems[0].err;
+    if (!code && partitions->elems[0].offset < 0)
+        code = RD_KAFKA_RESP_ERR__BAD_MSG;
+    if (!code)
+        *end = partitions->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(partitions);
+    return code;
+}
+
 int sr_store_open(const sr_store_config_t *config, sr_store_apply_fn apply, void *ctx,
                   sr_store_t **out, sd_err_t *err)
 {
@@ -603,9 +626,8 @@ fail:
 int sr_store_catch_up(sr_store_t *store, int timeout_ms, sd_err_t *err)
 {
     int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    int64_t low = 0, high = 0;
-    rd_kafka_resp_err_t code = rd_kafka_query_watermark_offsets(
-        store->consumer, store->topic, 0, &low, &high, remaining_ms(deadline));
+    int64_t high = 0;
+    rd_kafka_resp_err_t code = end_offset(store, remaining_ms(deadline), &high);
     if (code)
         return sd_err_set(err,
                           code == RD_KAFKA_RESP_ERR__TIMED_OUT ? SR_STORE_TIMEOUT : SR_STORE_ERR,
@@ -689,9 +711,8 @@ int sr_store_write(sr_store_t *store, const sr_store_record_t *records, size_t c
     /* A broker that does not report offsets leaves us the end offset to wait
      * for, which is past our records too. */
     if (last_offset < 0) {
-        int64_t low = 0, high = 0;
-        rd_kafka_resp_err_t code = rd_kafka_query_watermark_offsets(
-            store->consumer, store->topic, 0, &low, &high, remaining_ms(deadline));
+        int64_t high = 0;
+        rd_kafka_resp_err_t code = end_offset(store, remaining_ms(deadline), &high);
         if (code)
             return sd_err_set(err, SR_STORE_ERR,
                               "registry store on %s: cannot read the end offset of '%s': %s",
