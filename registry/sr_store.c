@@ -293,7 +293,7 @@ static int producer_new(sr_store_t *store, sd_err_t *err)
     return 0;
 }
 
-static int consumer_new(sr_store_t *store, sd_err_t *err)
+static int consumer_new(sr_store_t *store, int64_t deadline, sd_err_t *err)
 {
     rd_kafka_conf_t *conf = conf_new(store, err);
     if (!conf)
@@ -325,11 +325,22 @@ static int consumer_new(sr_store_t *store, sd_err_t *err)
     rd_kafka_poll_set_consumer(store->consumer);
     store->consumer_queue = rd_kafka_queue_get_consumer(store->consumer);
 
+    /* Learn the partition's leader before assigning: a partition assigned
+     * with no leader known waits for librdkafka's 500 ms offset-query timer,
+     * which would delay the start-up read and the first writes. */
+    rd_kafka_topic_t *topic = rd_kafka_topic_new(store->consumer, store->topic, NULL);
+    const rd_kafka_metadata_t *metadata = NULL;
+    if (topic &&
+        rd_kafka_metadata(store->consumer, 0, topic, &metadata, remaining_ms(deadline)) == 0)
+        rd_kafka_metadata_destroy(metadata);
+
     rd_kafka_topic_partition_list_t *partitions = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(partitions, store->topic, 0)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t rc = rd_kafka_assign(store->consumer, partitions);
     rd_kafka_topic_partition_list_destroy(partitions);
+    if (topic)
+        rd_kafka_topic_destroy(topic);
     if (rc)
         return sd_err_set(err, SR_STORE_ERR,
                           "registry store on %s: cannot assign '%s' partition 0: %s",
@@ -603,7 +614,7 @@ int sr_store_open(const sr_store_config_t *config, sr_store_apply_fn apply, void
         goto fail;
     if ((rc = topic_ensure(store, config->replication_factor, deadline, err)))
         goto fail;
-    if ((rc = consumer_new(store, err)))
+    if ((rc = consumer_new(store, deadline, err)))
         goto fail;
     if (pthread_create(&store->poller, NULL, poller_main, store) != 0) {
         rc = sd_err_set(err, SR_STORE_ERR, "registry store: cannot start the producer's thread");
@@ -760,7 +771,11 @@ void sr_store_close(sr_store_t *store)
         rd_kafka_destroy_flags(store->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 
     if (store->poller_started) {
-        rd_kafka_yield(store->producer);
+        /* rd_kafka_yield only works from within a callback; a queue yield
+         * wakes rd_kafka_poll from another thread. */
+        rd_kafka_queue_t *main_queue = rd_kafka_queue_get_main(store->producer);
+        rd_kafka_queue_yield(main_queue);
+        rd_kafka_queue_destroy(main_queue);
         pthread_join(store->poller, NULL);
     }
     if (store->producer) {
