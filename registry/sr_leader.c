@@ -708,7 +708,7 @@ struct sr_leader {
     char *member_id; /* NULL until the coordinator assigned one */
     int32_t generation;
     bool claim;                  /* sticky: this member was named writer and says so */
-    int64_t session_deadline_ms; /* the coordinator may have dropped us from here */
+    int64_t session_deadline_ms; /* the group may go on without us from here */
     bool reported_leader;
     char *reported_url;
 };
@@ -756,7 +756,24 @@ static void report(sr_leader_t *l, bool is_leader, const char *url)
     l->on_change(l->ctx, is_leader, url);
 }
 
-static void report_none(sr_leader_t *l) { report(l, false, NULL); }
+/* "No writer known". Also drops a sticky claim: a member that lost its
+ * session or its coordinator must not come back claiming a place another
+ * member may have taken meanwhile (two claims fall back to the smallest URL
+ * and would move the writer once more). */
+static void report_none(sr_leader_t *l)
+{
+    l->claim = false;
+    report(l, false, NULL);
+}
+
+/* From a request sent at `sent` that the coordinator answered without
+ * error, how long it surely still counts us in the group: the session
+ * timeout, and no longer than the rebalance timeout, after which a
+ * rebalance that began after that answer may complete without us. */
+static int64_t membership_deadline(const sr_leader_t *l, int64_t sent)
+{
+    return sent + (l->session_ms < l->rebalance_ms ? l->session_ms : l->rebalance_ms);
+}
 
 /* Waits until fd is ready for events (or, with fd < 0, just sleeps) until
  * deadline. Returns 1 ready, 0 timed out, -1 stop requested. */
@@ -1179,7 +1196,7 @@ static int join_and_sync(sr_leader_t *l)
     l->member_id = rs.member_id;
     rs.member_id = NULL;
     l->generation = rs.generation;
-    l->session_deadline_ms = sent + l->session_ms;
+    l->session_deadline_ms = membership_deadline(l, sent);
 
     sd_writer_reset(&body);
     write_string(&body, l->group_id);
@@ -1221,7 +1238,7 @@ static int join_and_sync(sr_leader_t *l)
         rc = on_group_error(l, "SyncGroup", rs.error_code);
         goto done;
     }
-    l->session_deadline_ms = sent + l->session_ms;
+    l->session_deadline_ms = membership_deadline(l, sent);
     assign_json = rs.assignment;
     assign_len = rs.assignment_len;
     rs.assignment = NULL;
@@ -1274,7 +1291,7 @@ static int heartbeat_loop(sr_leader_t *l)
         sr_leader_response_clear(&rs);
         if (code)
             return on_group_error(l, "Heartbeat", code);
-        l->session_deadline_ms = sent + l->session_ms;
+        l->session_deadline_ms = membership_deadline(l, sent);
         next = sent + l->heartbeat_ms;
     }
 }
@@ -1494,11 +1511,11 @@ int sr_leader_start(const sr_leader_config_t *config, sr_leader_change_fn on_cha
     l->session_ms = config->session_timeout_ms > 0 ? config->session_timeout_ms : 10000;
     l->heartbeat_ms = config->heartbeat_interval_ms > 0 ? config->heartbeat_interval_ms : 3000;
     l->rebalance_ms = config->rebalance_timeout_ms > 0 ? config->rebalance_timeout_ms : 10000;
-    if (l->heartbeat_ms >= l->session_ms) {
+    if (l->heartbeat_ms >= l->session_ms || l->heartbeat_ms >= l->rebalance_ms) {
         rc = sd_err_set(err, SD_ERR_INVALID,
                         "leader election: heartbeat interval %d ms must be below the session "
-                        "timeout %d ms",
-                        l->heartbeat_ms, l->session_ms);
+                        "timeout %d ms and the rebalance timeout %d ms",
+                        l->heartbeat_ms, l->session_ms, l->rebalance_ms);
         goto fail;
     }
     l->on_change = on_change;

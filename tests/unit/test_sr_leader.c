@@ -1043,6 +1043,9 @@ START_TEST(start_rejects_bad_configs)
     c.session_timeout_ms = 1000;
     c.heartbeat_interval_ms = 1000;
     ck_assert_int_eq(sr_leader_start(&c, on_change, NULL, &l, &err), SD_ERR_INVALID);
+    c.session_timeout_ms = 10000;
+    c.rebalance_timeout_ms = 500;
+    ck_assert_int_eq(sr_leader_start(&c, on_change, NULL, &l, &err), SD_ERR_INVALID);
     sr_leader_stop(NULL);
 }
 END_TEST
