@@ -144,8 +144,8 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *message, void *o
     pthread_mutex_lock(&store->lock);
     if (message->err) {
         if (!batch->failure) {
-            batch->failure = message->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? SR_STORE_TIMEOUT
-                                                                             : SR_STORE_ERR;
+            batch->failure =
+                message->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? SR_STORE_TIMEOUT : SR_STORE_ERR;
             snprintf(batch->error, sizeof batch->error, "%s", rd_kafka_err2str(message->err));
         }
     } else if (message->offset > batch->last_offset) {
@@ -190,8 +190,8 @@ static void *reader_main(void *arg)
         } else {
             last_logged = RD_KAFKA_RESP_ERR_NO_ERROR;
             int64_t timestamp = rd_kafka_message_timestamp(message, NULL);
-            store->apply(store->ctx, message->key, message->key_len, message->payload,
-                         message->len, message->offset, timestamp);
+            store->apply(store->ctx, message->key, message->key_len, message->payload, message->len,
+                         message->offset, timestamp);
             advance(store, message->offset + 1);
         }
         rd_kafka_message_destroy(message);
@@ -417,8 +417,8 @@ static int topic_create(sr_store_t *store, int replication_factor, rd_kafka_queu
         }
     }
     if (code == RD_KAFKA_RESP_ERR_NO_ERROR)
-        sd_info(MOD, "created topic '%s' (1 partition, cleanup.policy=compact) on %s",
-                store->topic, store->bootstrap_servers);
+        sd_info(MOD, "created topic '%s' (1 partition, cleanup.policy=compact) on %s", store->topic,
+                store->bootstrap_servers);
     else if (code != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
         rc = sd_err_set(err, code == RD_KAFKA_RESP_ERR__TIMED_OUT ? SR_STORE_TIMEOUT : SR_STORE_ERR,
                         "registry store on %s: cannot create topic '%s': %s",
@@ -441,8 +441,7 @@ static int topic_check_policy(sr_store_t *store, rd_kafka_queue_t *queue, int64_
     rd_kafka_AdminOptions_destroy(options);
     rd_kafka_ConfigResource_destroy(resource);
 
-    rd_kafka_event_t *event =
-        admin_result(queue, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, deadline);
+    rd_kafka_event_t *event = admin_result(queue, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, deadline);
     if (!event)
         return sd_err_set(err, SR_STORE_TIMEOUT,
                           "registry store on %s: describing topic '%s' timed out",
@@ -487,8 +486,7 @@ static int topic_check_policy(sr_store_t *store, rd_kafka_queue_t *queue, int64_
 
 /* Makes sure the topic exists with exactly one partition (creating it when
  * missing), then that it is compacted. */
-static int topic_ensure(sr_store_t *store, int replication_factor, int64_t deadline,
-                        sd_err_t *err)
+static int topic_ensure(sr_store_t *store, int replication_factor, int64_t deadline, sd_err_t *err)
 {
     rd_kafka_queue_t *queue = rd_kafka_queue_new(store->producer);
     bool created = false;
@@ -658,8 +656,7 @@ int sr_store_catch_up(sr_store_t *store, int timeout_ms, sd_err_t *err)
     return 0;
 }
 
-int sr_store_write(sr_store_t *store, const sr_store_record_t *records, size_t count,
-                   sd_err_t *err)
+int sr_store_write(sr_store_t *store, const sr_store_record_t *records, size_t count, sd_err_t *err)
 {
     if (count == 0)
         return 0;
@@ -686,19 +683,18 @@ int sr_store_write(sr_store_t *store, const sr_store_record_t *records, size_t c
         pthread_mutex_unlock(&store->lock);
         const char *key = records[i].key;
         const char *value = records[i].value;
-        rd_kafka_resp_err_t code = rd_kafka_producev(
-            store->producer, RD_KAFKA_V_RKT(store->producer_topic), RD_KAFKA_V_PARTITION(0),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY((void *)key, key ? strlen(key) : 0),
-            RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0), RD_KAFKA_V_OPAQUE(batch),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t code =
+            rd_kafka_producev(store->producer, RD_KAFKA_V_RKT(store->producer_topic),
+                              RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY((void *)key, key ? strlen(key) : 0),
+                              RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+                              RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
         if (code) {
             pthread_mutex_lock(&store->lock);
             batch->refs--;
             batch->pending--;
             pthread_mutex_unlock(&store->lock);
-            rc = sd_err_set(err, SR_STORE_ERR,
-                            "registry store on %s: cannot write to '%s': %s",
+            rc = sd_err_set(err, SR_STORE_ERR, "registry store on %s: cannot write to '%s': %s",
                             store->bootstrap_servers, store->topic, rd_kafka_err2str(code));
         }
     }

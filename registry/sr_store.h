@@ -23,10 +23,10 @@ typedef void (*sr_store_apply_fn)(void *ctx, const void *key, size_t key_len, co
 
 typedef struct sr_store_config {
     const char *bootstrap_servers;
-    const char *topic;       /* "_schemas" when NULL */
-    int replication_factor;  /* used when creating the topic; -1 = the cluster's default */
-    int init_timeout_ms;     /* topic creation/check at open; <= 0 means 60000 */
-    int write_timeout_ms;    /* one write produced and applied; <= 0 means 10000 */
+    const char *topic;      /* "_schemas" when NULL */
+    int replication_factor; /* used when creating the topic; -1 = the cluster's default */
+    int init_timeout_ms;    /* topic creation/check at open; <= 0 means 60000 */
+    int write_timeout_ms;   /* one write produced and applied; <= 0 means 10000 */
 } sr_store_config_t;
 
 /* One record to write. NUL-terminated texts; value NULL = tombstone. */

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "sr_store.h"
 #include "unit.h"
 
@@ -152,6 +153,35 @@ static void suite_teardown(void)
     unit_remove_tree(shared_broker.dir);
 }
 
+/* ---- log lines ------------------------------------------------------------ */
+
+/* Warnings the store logged during the test (each test runs in its own
+ * process, so the count starts at 0). A clean run logs none; the tests that
+ * take the broker away expect some and keep them off the output. */
+static int warnings;
+
+static void count_warnings(sd_log_level_t level, const char *module, const char *line, void *opaque)
+{
+    (void)module;
+    (void)line;
+    (void)opaque;
+    if (level >= SD_LOG_WARN)
+        __atomic_add_fetch(&warnings, 1, __ATOMIC_RELAXED);
+}
+
+static void test_setup(void)
+{
+    warnings = 0;
+    sd_log_set_sink(count_warnings, NULL);
+}
+
+static void test_teardown(void) { sd_log_set_sink(NULL, NULL); }
+
+static void assert_no_warnings(void)
+{
+    ck_assert_int_eq(__atomic_load_n(&warnings, __ATOMIC_RELAXED), 0);
+}
+
 /* ---- what the store applied ----------------------------------------------- */
 
 typedef struct applied_record {
@@ -191,8 +221,8 @@ static size_t collector_count(collector_t *c)
     return n;
 }
 
-static void collect(void *ctx, const void *key, size_t key_len, const void *value,
-                    size_t value_len, int64_t offset, int64_t timestamp_ms)
+static void collect(void *ctx, const void *key, size_t key_len, const void *value, size_t value_len,
+                    int64_t offset, int64_t timestamp_ms)
 {
     collector_t *c = ctx;
     pthread_mutex_lock(&c->lock);
@@ -284,8 +314,8 @@ static void admin_create(const char *bootstrap, const char *name, int partitions
 }
 
 /* The topic's partition count and cleanup.policy as the broker reports them. */
-static void admin_describe(const char *bootstrap, const char *name, int *partitions,
-                           char *policy, size_t policy_len)
+static void admin_describe(const char *bootstrap, const char *name, int *partitions, char *policy,
+                           size_t policy_len)
 {
     rd_kafka_t *rk = admin_new(bootstrap);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
@@ -298,17 +328,19 @@ static void admin_describe(const char *bootstrap, const char *name, int *partiti
     rd_kafka_topic_destroy(rkt);
 
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_ConfigResource_t *resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+    rd_kafka_ConfigResource_t *resource =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
     rd_kafka_DescribeConfigs(rk, &resource, 1, NULL, queue);
     rd_kafka_ConfigResource_destroy(resource);
     rd_kafka_event_t *event = rd_kafka_queue_poll(queue, 20000);
     ck_assert_ptr_nonnull(event);
     ck_assert_int_eq(rd_kafka_event_error(event), 0);
     size_t count = 0, entries_count = 0;
-    const rd_kafka_ConfigResource_t **resources =
-        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(event), &count);
+    const rd_kafka_ConfigResource_t **resources = rd_kafka_DescribeConfigs_result_resources(
+        rd_kafka_event_DescribeConfigs_result(event), &count);
     ck_assert_uint_eq(count, 1);
-    const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(resources[0], &entries_count);
+    const rd_kafka_ConfigEntry_t **entries =
+        rd_kafka_ConfigResource_configs(resources[0], &entries_count);
     snprintf(policy, policy_len, "(missing)");
     for (size_t i = 0; i < entries_count; i++)
         if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "cleanup.policy") == 0)
@@ -344,6 +376,7 @@ START_TEST(topic_created_compacted)
     sr_store_close(store);
     ck_assert_uint_eq(collector_count(&c), 0);
     collector_free(&c);
+    assert_no_warnings();
     all_clients_destroyed();
 }
 END_TEST
@@ -382,6 +415,7 @@ START_TEST(writes_applied_in_order)
     ck_assert_int_gt(c.records[22].timestamp_ms, 0);
     sr_store_close(store);
     collector_free(&c);
+    assert_no_warnings();
     all_clients_destroyed();
 }
 END_TEST
@@ -403,6 +437,7 @@ START_TEST(tombstones_apply_as_null)
     ck_assert_str_eq(c.records[2].value, "");
     sr_store_close(store);
     collector_free(&c);
+    assert_no_warnings();
     all_clients_destroyed();
 }
 END_TEST
@@ -439,6 +474,62 @@ START_TEST(reopen_replays_everything)
     sr_store_close(store);
     collector_free(&first);
     collector_free(&second);
+    assert_no_warnings();
+    all_clients_destroyed();
+}
+END_TEST
+
+/* Deletes the records before `before` (the log start moves there). */
+static void admin_delete_records(const char *bootstrap, const char *name, int64_t before)
+{
+    rd_kafka_t *rk = admin_new(bootstrap);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offsets, name, 0)->offset = before;
+    rd_kafka_DeleteRecords_t *del = rd_kafka_DeleteRecords_new(offsets);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    rd_kafka_DeleteRecords(rk, &del, 1, NULL, queue);
+    rd_kafka_DeleteRecords_destroy(del);
+    rd_kafka_event_t *event = rd_kafka_queue_poll(queue, 20000);
+    ck_assert_ptr_nonnull(event);
+    ck_assert_msg(rd_kafka_event_error(event) == 0, "%s", rd_kafka_event_error_string(event));
+    const rd_kafka_topic_partition_list_t *result =
+        rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(event));
+    ck_assert_int_eq(result->cnt, 1);
+    ck_assert_msg(result->elems[0].err == 0, "%s", rd_kafka_err2str(result->elems[0].err));
+    rd_kafka_event_destroy(event);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(rk);
+}
+
+START_TEST(replay_from_moved_log_start)
+{
+    /* The first records are gone, as compaction or retention may leave a log:
+     * the reader starts where the log starts and still reaches the end. */
+    collector_t first, second;
+    collector_init(&first);
+    collector_init(&second);
+    sr_store_t *store = open_store(shared_broker.bootstrap, "store_log_start", &first, 10000);
+    char key[32];
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        write_one(store, key, key);
+    }
+    sr_store_close(store);
+    admin_delete_records(shared_broker.bootstrap, "store_log_start", 5);
+
+    store = open_store(shared_broker.bootstrap, "store_log_start", &second, 10000);
+    sd_err_t err = {0};
+    ck_assert_int_eq(sr_store_catch_up(store, 10000, &err), 0);
+    ck_assert_int_eq(sr_store_applied_offset(store), 8);
+    ck_assert_uint_eq(collector_count(&second), 3);
+    ck_assert_int_eq(second.records[0].offset, 5);
+    ck_assert_str_eq(second.records[0].key, "key-5");
+    ck_assert_str_eq(second.records[2].key, "key-7");
+    sr_store_close(store);
+    collector_free(&first);
+    collector_free(&second);
+    assert_no_warnings();
     all_clients_destroyed();
 }
 END_TEST
@@ -499,6 +590,7 @@ START_TEST(default_topic_name)
     ck_assert_str_eq(policy, "compact");
     sr_store_close(store);
     collector_free(&c);
+    assert_no_warnings();
     all_clients_destroyed();
 }
 END_TEST
@@ -577,6 +669,7 @@ START_TEST(concurrent_writers)
     ck_assert_int_eq(sr_store_applied_offset(store), THREADS * EACH);
     sr_store_close(store);
     collector_free(&c);
+    assert_no_warnings();
     all_clients_destroyed();
 }
 END_TEST
@@ -592,6 +685,7 @@ START_TEST(close_is_prompt)
     int64_t took = now_ms() - start;
     ck_assert_msg(took < 250, "close took %lld ms", (long long)took);
     collector_free(&c);
+    assert_no_warnings();
     all_clients_destroyed();
 }
 END_TEST
@@ -635,10 +729,12 @@ static Suite *store_suite(void)
     TCase *tc = tcase_create("store");
     tcase_set_timeout(tc, 60);
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_add_checked_fixture(tc, test_setup, test_teardown);
     tcase_add_test(tc, topic_created_compacted);
     tcase_add_test(tc, writes_applied_in_order);
     tcase_add_test(tc, tombstones_apply_as_null);
     tcase_add_test(tc, reopen_replays_everything);
+    tcase_add_test(tc, replay_from_moved_log_start);
     tcase_add_test(tc, refuses_two_partitions);
     tcase_add_test(tc, refuses_delete_policy);
     tcase_add_test(tc, default_topic_name);
