@@ -942,6 +942,32 @@ START_TEST(broker_stop_means_no_leader_and_no_hang)
 }
 END_TEST
 
+START_TEST(silent_coordinator_means_no_leader_within_the_session)
+{
+    /* A coordinator that stops answering (SIGSTOP: the connection stays
+     * open) is the partition case: the writer must stop believing before
+     * the group could have gone on without it. */
+    broker_t b;
+    broker_start(&b);
+    watch_t w;
+    watch_init(&w);
+    sr_leader_t *l = elector(&b, "a-host", true, false, &w);
+    ck_assert_int_ge(watch_wait(&w, true, "http://a-host:8081", SETTLE_MS), 0);
+    int64_t start = now_ms();
+    kill(b.pid, SIGSTOP);
+    ck_assert_int_ge(watch_wait(&w, false, NULL, SESSION_MS + 1000), 0);
+    int64_t took = now_ms() - start;
+    printf("silent coordinator: no leader reported after %lld ms (session %d ms)\n",
+           (long long)took, SESSION_MS);
+    ck_assert_int_le(took, SESSION_MS + 200);
+    /* Stop is prompt even with a request unanswered. */
+    stop_promptly(l);
+    kill(b.pid, SIGCONT);
+    watch_destroy(&w);
+    broker_stop(&b, false);
+}
+END_TEST
+
 START_TEST(election_resumes_after_broker_restart)
 {
     broker_t b;
@@ -1075,6 +1101,7 @@ static Suite *sr_leader_suite(void)
     tcase_add_test(tc, killed_writer_is_replaced_after_its_session);
     tcase_add_test(tc, broker_stop_means_no_leader_and_no_hang);
     tcase_add_test(tc, election_resumes_after_broker_restart);
+    tcase_add_test(tc, silent_coordinator_means_no_leader_within_the_session);
     suite_add_tcase(s, tc);
     return s;
 }
