@@ -507,6 +507,7 @@ static int topic_ensure(sr_store_t *store, int replication_factor, int64_t deadl
         code = topic ? topic->err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
         int partitions = topic ? topic->partition_cnt : 0;
         int replicas = partitions > 0 ? topic->partitions[0].replica_cnt : 0;
+        int brokers = metadata->broker_cnt;
         rd_kafka_metadata_destroy(metadata);
 
         if (!code && partitions > 0) {
@@ -517,7 +518,7 @@ static int topic_ensure(sr_store_t *store, int replication_factor, int64_t deadl
                                 store->bootstrap_servers, store->topic, partitions);
                 break;
             }
-            if (replication_factor > 0 && replicas < replication_factor)
+            if (!created && replication_factor > 0 && replicas < replication_factor)
                 sd_warn(MOD,
                         "topic '%s' has %d replicas, fewer than the %d asked for: schemas are "
                         "less durable",
@@ -526,7 +527,18 @@ static int topic_ensure(sr_store_t *store, int replication_factor, int64_t deadl
             break;
         }
         if (code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && !created) {
-            rc = topic_create(store, replication_factor, queue, deadline, err);
+            /* As Confluent: a replication factor above the live brokers is
+             * lowered to their number, with a warning, so a one-broker
+             * cluster takes the default of 3. */
+            int factor = replication_factor;
+            if (factor > 0 && brokers > 0 && factor > brokers) {
+                sd_warn(MOD,
+                        "creating topic '%s' with replication factor %d: only %d live "
+                        "broker%s, fewer than the %d asked for",
+                        store->topic, brokers, brokers, brokers == 1 ? "" : "s", factor);
+                factor = brokers;
+            }
+            rc = topic_create(store, factor, queue, deadline, err);
             if (rc)
                 break;
             created = true;

@@ -24,7 +24,9 @@ typedef void (*sr_store_apply_fn)(void *ctx, const void *key, size_t key_len, co
 typedef struct sr_store_config {
     const char *bootstrap_servers;
     const char *topic;      /* "_schemas" when NULL */
-    int replication_factor; /* used when creating the topic; -1 = the cluster's default */
+    int replication_factor; /* used when creating the topic; -1 = the cluster's default;
+                               above the live brokers: lowered to their number, with a
+                               warning (as Confluent) */
     int init_timeout_ms;    /* topic creation/check at open; <= 0 means 60000 */
     int write_timeout_ms;   /* one write produced and applied; <= 0 means 10000 */
 } sr_store_config_t;

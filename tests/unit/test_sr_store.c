@@ -157,14 +157,16 @@ static void suite_teardown(void)
 
 /* Warnings the store logged during the test (each test runs in its own
  * process, so the count starts at 0). A clean run logs none; the tests that
- * take the broker away expect some and keep them off the output. */
+ * take the broker away expect some and keep them off the output.
+ * TEST_SHOW_LOG=1 prints every line the store logs. */
 static int warnings;
 
 static void count_warnings(sd_log_level_t level, const char *module, const char *line, void *opaque)
 {
     (void)module;
-    (void)line;
     (void)opaque;
+    if (getenv("TEST_SHOW_LOG"))
+        fprintf(stderr, "log: %s\n", line);
     if (level >= SD_LOG_WARN)
         __atomic_add_fetch(&warnings, 1, __ATOMIC_RELAXED);
 }
@@ -595,6 +597,26 @@ START_TEST(default_topic_name)
 }
 END_TEST
 
+START_TEST(replication_factor_capped)
+{
+    /* Confluent's default of 3 on a one-broker cluster: created with 1, and
+     * a warning says so. */
+    collector_t c;
+    collector_init(&c);
+    sr_store_config_t config = {.bootstrap_servers = shared_broker.bootstrap,
+                                .topic = "store_factor",
+                                .replication_factor = 3};
+    sr_store_t *store = NULL;
+    sd_err_t err = {0};
+    ck_assert_msg(sr_store_open(&config, collect, &c, &store, &err) == 0, "%s", err.msg);
+    write_one(store, "k", "v");
+    sr_store_close(store);
+    ck_assert_int_eq(__atomic_load_n(&warnings, __ATOMIC_RELAXED), 1);
+    collector_free(&c);
+    all_clients_destroyed();
+}
+END_TEST
+
 START_TEST(open_fails_without_broker)
 {
     /* A port nobody listens on: the open gives up at its timeout and says where. */
@@ -738,6 +760,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, refuses_two_partitions);
     tcase_add_test(tc, refuses_delete_policy);
     tcase_add_test(tc, default_topic_name);
+    tcase_add_test(tc, replication_factor_capped);
     tcase_add_test(tc, open_fails_without_broker);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, close_is_prompt);
