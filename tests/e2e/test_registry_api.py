@@ -65,7 +65,11 @@ class RegistryApiTest(unittest.TestCase):
         self.assertEqual(self.c.ok("POST", "/", {}), {})
         ident = self.c.ok("GET", "/v1/metadata/id")
         self.assertEqual(ident["scope"]["path"], [])
-        self.assertIn("kafka-cluster", ident["scope"]["clusters"])
+        # The Kafka cluster's id, as the cluster's metadata gives it, and the registry's group.
+        cluster_id = harness.admin(self.registry.broker.bootstrap).list_topics(timeout=10).cluster_id
+        self.assertTrue(cluster_id)
+        self.assertEqual(ident["scope"]["clusters"]["kafka-cluster"], cluster_id)
+        self.assertEqual(ident["scope"]["clusters"]["schema-registry-cluster"], "schema-registry")
         version = self.c.ok("GET", "/v1/metadata/version")
         self.assertTrue(version["version"])
         self.assertEqual(sorted(self.c.ok("GET", "/schemas/types")), ["AVRO", "JSON", "PROTOBUF"])
@@ -145,12 +149,15 @@ class RegistryApiTest(unittest.TestCase):
         r = self.c.request("GET", "/subjects/ctype-s/versions")
         self.assertEqual(r.content_type.split(";")[0], V1_JSON)
 
-    def test_json_schema_and_protobuf(self):
+    def test_json_schema(self):
         js = json.dumps({"type": "object", "properties": {"a": {"type": "string"}}})
         jid = self.register("types-json", js, schema_type="JSON")["id"]
         v = self.c.version("types-json", 1)
         self.assertEqual((v["schemaType"], v["id"]), ("JSON", jid))
         self.assertEqual(json.loads(v["schema"]), json.loads(js))
+        self.assertEqual(self.c.ok("GET", "/schemas/ids/%d" % jid)["schemaType"], "JSON")
+
+    def test_protobuf(self):
         proto = 'syntax = "proto3";\npackage e2e.types;\n\nmessage Proto {\n  string a = 1;\n  int64 b = 2;\n}\n'
         pid = self.register("types-proto", proto, schema_type="PROTOBUF")["id"]
         v = self.c.version("types-proto", 1)
@@ -509,7 +516,9 @@ class RegistryApiTest(unittest.TestCase):
         self.assertEqual(self.c.ok("GET", "/schemas/ids/%d/subjects" % sid), ["ids-a", "ids-b"])
         self.assertEqual(self.c.ok("GET", "/schemas/ids/%d/versions" % sid),
                          [{"subject": "ids-a", "version": 1}, {"subject": "ids-b", "version": 1}])
-        self.assertEqual(self.c.ok("GET", "/schemas/ids/%d/subjects" % sid, params={"subject": "ids-b"}), ["ids-b"])
+        # subject names the context to look the id up in, it does not filter.
+        self.assertEqual(self.c.ok("GET", "/schemas/ids/%d/subjects" % sid, params={"subject": "ids-b"}),
+                         ["ids-a", "ids-b"])
         got = self.c.ok("GET", "/schemas/ids/%d" % sid, params={"fetchMaxId": "true"})
         self.assertGreaterEqual(got["maxId"], sid)
         self.assertTrue(same_schema(self.c.ok("GET", "/schemas/ids/%d" % sid,

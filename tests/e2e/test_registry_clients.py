@@ -327,22 +327,32 @@ class RegistryClientsTest(unittest.TestCase):
             self.assertEqual(sr.get_compatibility(), "FORWARD")
         finally:
             sr.set_compatibility(level="BACKWARD")
-        # Other schema types.
-        js = Schema(json.dumps({"type": "object", "properties": {"x": {"type": "integer"}}}), "JSON")
-        jid = sr.register_schema("client-json", js)
-        self.assertEqual(self.sr().get_schema(jid).schema_type, "JSON")
         # Deletes.
         self.assertEqual(sr.delete_version(subject, 2), 2)
         self.assertEqual(sr.get_versions(subject), [1])
         self.assertEqual(sr.delete_subject(subject), [1])
         self.assertNotIn(subject, sr.get_subjects())
         self.assertIn(subject, self.c.subjects({"deleted": "true"}))
-        self.assertEqual(sr.delete_subject("client-json", permanent=True), [1])
-        self.assertNotIn("client-json", self.c.subjects({"deleted": "true"}))
+        other = Schema(avro_record("ClientGone", ("a", "int"), namespace="e2e"), "AVRO")
+        sr.register_schema("client-gone", other)
+        self.assertEqual(sr.delete_subject("client-gone", permanent=True), [1])
+        self.assertNotIn("client-gone", self.c.subjects({"deleted": "true"}))
         with self.assertRaises(SchemaRegistryError) as cm:
-            sr.delete_subject("client-json")
+            sr.delete_subject("client-gone")
         self.assertEqual((cm.exception.http_status_code, cm.exception.error_code), (404, 40401))
         self.assertTrue(self.proxy.exchanges)
+
+    def test_schema_registry_client_other_schema_types(self):
+        from confluent_kafka.schema_registry import Schema
+        sr = self.sr()
+        js = Schema(json.dumps({"type": "object", "properties": {"x": {"type": "integer"}}}), "JSON")
+        jid = sr.register_schema("client-json", js)
+        self.assertEqual(self.sr().get_schema(jid).schema_type, "JSON")
+        proto = Schema('syntax = "proto3";\npackage e2e.client;\n\nmessage P {\n  string a = 1;\n}\n', "PROTOBUF")
+        pid = sr.register_schema("client-proto", proto)
+        got = self.sr().get_schema(pid)
+        self.assertEqual(got.schema_type, "PROTOBUF")
+        self.assertIn("message P", got.schema_str)
 
     def test_avro_serializer_round_trip(self):
         from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
