@@ -22,8 +22,9 @@
 #define DEFAULT_TOPIC "_schemas"
 #define DEFAULT_INIT_TIMEOUT_MS 60000
 #define DEFAULT_WRITE_TIMEOUT_MS 10000
-/* The store is read from and written without a consumer group; the id only
- * satisfies librdkafka's assign(), nothing is joined or committed. */
+/* The reader assigns its partition itself: the group id only satisfies
+ * librdkafka's assign() (which looks up the group's coordinator), nothing is
+ * joined or committed, so any number of registries can share it. */
 #define READER_GROUP_ID "strand-registry-store"
 /* Upper bound on a poll; close wakes the threads at once with a yield, this
  * only bounds the wait should a wake-up be missed. */
