@@ -167,6 +167,29 @@ class RegistryApiTest(unittest.TestCase):
         self.assertIn("message Proto", raw.text)
         self.assertEqual(self.c.ok("GET", "/schemas/ids/%d" % pid)["schemaType"], "PROTOBUF")
 
+    def test_subject_with_a_slash(self):
+        # Protobuf imports become subjects like "a/b/c.proto"; the path carries them as %2F.
+        subject = "e2e/types/odd.proto"
+        sid = self.register(subject, rec("Slash", ("a", "int")))["id"]
+        self.assertIn(subject, self.c.subjects())
+        v = self.c.version(subject, 1)
+        self.assertEqual((v["subject"], v["id"]), (subject, sid))
+        self.assertEqual(self.c.versions(subject), [1])
+
+    def test_subject_names_are_percent_encoded(self):
+        subject = "odd subject+name%"
+        sid = self.register(subject, rec("Odd", ("a", "int")))["id"]
+        self.assertIn(subject, self.c.subjects())
+        v = self.c.version(subject, 1)
+        self.assertEqual((v["subject"], v["id"]), (subject, sid))
+        self.assertEqual(self.c.ok("GET", "/config/%s" % quote(subject), params={"defaultToGlobal": "true"})
+                         ["compatibilityLevel"], "BACKWARD")
+        # A control character is not allowed in a subject name.
+        before = self.c.snapshot()
+        self.c.error("POST", "/subjects/%s/versions" % quote("bad\x01subject"), 422, 42208,
+                     {"schema": rec("Odd", ("a", "int"))})
+        self.assert_unchanged(before, "a registration under an invalid subject")
+
     # -- lookup -----------------------------------------------------------------
 
     def test_lookup(self):
