@@ -262,6 +262,12 @@ static void dispatch(sr_api_call_t *call, char **segments, size_t count)
             return sr_api__nomem(call);
     }
 
+    if ((found->flags & ROUTE_WRITE) && call->subject && !sr_api__valid_subject(call->subject)) {
+        sr_api__error(call, SR_E_INVALID_SUBJECT, "The specified subject '%s' is not valid.",
+                      call->subject);
+        return;
+    }
+
     if (found->flags & ROUTE_BODY) {
         if (!body_type_ok(call->req->content_type)) {
             sr_api__error(call, 415, "HTTP 415 Unsupported Media Type: %s",

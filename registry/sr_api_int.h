@@ -164,6 +164,9 @@ const char *sr_api__mode(sr_api_call_t *call, const char *subject);
  * highest stored, else the highest undeleted). */
 const sr_version_t *sr_api__find_version(const sr_subject_t *subject, int32_t version,
                                          bool include_deleted);
+/* Confluent's QualifiedSubject.isValidSubject: not empty, well-formed
+ * UTF-8, no control characters. */
+bool sr_api__valid_subject(const char *name);
 /* True when the subject has a version the filter lets through. */
 bool sr_api__subject_visible(const sr_subject_t *subject, bool include_deleted);
 

@@ -83,10 +83,20 @@ void sr_api__error(sr_api_call_t *call, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    json_t *text = json_string(message);
+    if (!text) {
+        /* A path with bytes that are not UTF-8 ends up in the message. */
+        for (char *p = message; *p; p++)
+            if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+                *p = '?';
+        text = json_string(message);
+    }
     json_t *body = json_object();
     if (body) {
         json_object_set_new(body, "error_code", json_integer(code));
-        json_object_set_new(body, "message", json_string(message));
+        json_object_set_new(body, "message", text);
+    } else {
+        json_decref(text);
     }
     sr_api__reply(call, sr_api__http_status(code), body);
 }
@@ -322,6 +332,18 @@ const sr_version_t *sr_api__find_version(const sr_subject_t *subject, int32_t ve
     if (v && v->deleted && !include_deleted)
         return NULL;
     return v;
+}
+
+bool sr_api__valid_subject(const char *name)
+{
+    if (!*name)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    json_t *probe = json_string(name); /* NULL unless well-formed UTF-8 */
+    json_decref(probe);
+    return probe != NULL;
 }
 
 bool sr_api__subject_visible(const sr_subject_t *subject, bool include_deleted)

@@ -340,6 +340,18 @@ START_TEST(register_and_read_shapes)
     post_schema("/subjects/nope", V1, "");
     expect_error(404, 40401);
 
+    /* Subjects that are not valid names are refused on writes. */
+    size_t writes = reg->writes;
+    post_schema("/subjects/bad%01name/versions", V1, "");
+    expect_error(422, 42208);
+    post_schema("/subjects/bad%FFname/versions", V1, "");
+    expect_error(422, 42208);
+    send_req("PUT", "/config/bad%FF", "{\"compatibility\":\"NONE\"}");
+    expect_error(422, 42208);
+    send_req("GET", "/subjects/bad%FF/versions", NULL);
+    expect_error(404, 40401);
+    ck_assert_uint_eq(reg->writes, writes);
+
     /* A subject name with a '/' arrives percent-encoded. */
     register_ok("a%2Fb", V1, "");
     send_req("GET", "/subjects?subjectPrefix=a", NULL);
