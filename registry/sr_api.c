@@ -47,7 +47,8 @@ static const route_t routes[] = {
     {"DELETE", "subjects/*", sr_api__delete_subject, ROUTE_WRITE | ROUTE_SUBJECT},
     {"GET", "subjects/*/metadata", sr_api__get_subject_metadata, ROUTE_SUBJECT},
     {"GET", "subjects/*/versions", sr_api__list_versions, ROUTE_SUBJECT},
-    {"POST", "subjects/*/versions", sr_api__register, ROUTE_BODY | ROUTE_WRITE | ROUTE_SUBJECT},
+    /* Registration answers identical content itself, then forwards. */
+    {"POST", "subjects/*/versions", sr_api__register, ROUTE_BODY | ROUTE_SUBJECT},
     {"GET", "subjects/*/versions/*", sr_api__get_version, ROUTE_SUBJECT},
     {"DELETE", "subjects/*/versions/*", sr_api__delete_version, ROUTE_WRITE | ROUTE_SUBJECT},
     {"GET", "subjects/*/versions/*/schema", sr_api__get_version_schema, ROUTE_SUBJECT},

@@ -441,9 +441,11 @@ static json_t *register_response(int32_t id, int32_t version, const char *guid,
 }
 
 /* The decision, taken under the write lock with the state read-locked. On
- * success *response is set and records holds what to write (maybe nothing). */
+ * success (0) *response is set and records holds what to write (maybe
+ * nothing); 1 = this process is a follower and leader_url names the leader. */
 static int decide(sr_api_call_t *call, sr_api_schema_input_t *in, bool *normalize_out,
-                  sr_api_records_t *records, json_t **response)
+                  sr_api_records_t *records, json_t **response, char *leader_url,
+                  size_t leader_url_len)
 {
     const json_t *body = call->body;
     const sr_subject_t *subject = sr_state_subject(call->state, call->subject);
@@ -469,21 +471,6 @@ static int decide(sr_api_call_t *call, sr_api_schema_input_t *in, bool *normaliz
                       "The specified version '%lld' is not a valid version id. Allowed values "
                       "are between [1, 2^31-1] and the string \"latest\"",
                       (long long)want_version);
-        return -1;
-    }
-
-    /* Mode gating (AbstractSchemaRegistry.checkRegisterMode). */
-    if (strcmp(mode, "READONLY") == 0 || strcmp(mode, "READONLY_OVERRIDE") == 0) {
-        sr_api__error(call, SR_E_NOT_PERMITTED, "Subject %s is in read-only mode", call->subject);
-        return -1;
-    }
-    if (want_id > 0 && !import && strcmp(mode, "FORWARD") != 0) {
-        sr_api__error(call, SR_E_NOT_PERMITTED, "Subject %s is not in import mode", call->subject);
-        return -1;
-    }
-    if (want_id < 0 && import) {
-        sr_api__error(call, SR_E_NOT_PERMITTED,
-                      "Subject %s is in import mode: a schema id must be given", call->subject);
         return -1;
     }
 
@@ -529,6 +516,33 @@ static int decide(sr_api_call_t *call, sr_api_schema_input_t *in, bool *normaliz
         *response = register_response(s->id, v->version, s->guid, in, s->metadata, s->rule_set);
         return *response ? 0 : (sr_api__nomem(call), -1);
     }
+
+    /* Mode gating (AbstractSchemaRegistry.checkRegisterMode), after the
+     * identical-content answer as in Confluent's registerOrForward, so that a
+     * read-only registry still answers clients re-registering what it has. */
+    if (strcmp(mode, "READONLY") == 0 || strcmp(mode, "READONLY_OVERRIDE") == 0) {
+        sr_api__error(call, SR_E_NOT_PERMITTED, "Subject %s is in read-only mode", call->subject);
+        return -1;
+    }
+    if (want_id > 0 && !import && strcmp(mode, "FORWARD") != 0) {
+        sr_api__error(call, SR_E_NOT_PERMITTED, "Subject %s is not in import mode", call->subject);
+        return -1;
+    }
+    if (want_id < 0 && import) {
+        sr_api__error(call, SR_E_NOT_PERMITTED,
+                      "Subject %s is not in read-write mode (IMPORT needs a schema id)",
+                      call->subject);
+        return -1;
+    }
+
+    /* Only the leader writes; a follower hands the request over. */
+    int leader = sr_registry_leader(call->registry, leader_url, leader_url_len);
+    if (leader < 0) {
+        sr_api__error(call, SR_E_UNKNOWN_LEADER, "Leader not known.");
+        return -1;
+    }
+    if (leader == 0)
+        return 1;
 
     const sr_schema_t *known = sr_state_schema_by_content(
         call->state, in->type_name, in->stored, in->refs, in->ref_count, metadata, rule_set);
@@ -634,7 +648,7 @@ static int decide(sr_api_call_t *call, sr_api_schema_input_t *in, bool *normaliz
     /* Re-registering soft-deleted content: Confluent tombstones the old key. */
     for (size_t i = 0; subject && i < subject->version_count; i++) {
         const sr_version_t *v = &subject->versions[i];
-        if (v->deleted && v->id == id && v->version != version)
+        if (v->deleted && v->id == id && v->version < version)
             sr_api__records_add(records, sr_key_schema(call->subject, v->version), NULL);
     }
     *response = register_response(id, version, guid, in, metadata, rule_set);
@@ -651,16 +665,22 @@ void sr_api__register(sr_api_call_t *call)
     sr_api_records_t records = {0};
     json_t *response = NULL;
     bool normalize = sr_api__arg_bool(call, "normalize");
+    char leader_url[512] = "";
 
+    if (!sr_api__valid_subject(call->subject))
+        return sr_api__error(call, SR_E_INVALID_SUBJECT, "The specified subject '%s' is not valid.",
+                             call->subject);
     sr_registry_write_lock(call->registry);
     sr_state_read_lock(call->state);
-    int rc = decide(call, &in, &normalize, &records, &response);
+    int rc = decide(call, &in, &normalize, &records, &response, leader_url, sizeof leader_url);
     sr_state_read_unlock(call->state);
     if (rc == 0 && records.count)
         rc = sr_api__write(call, records.items, records.count, "Register");
     sr_registry_write_unlock(call->registry);
 
-    if (rc == 0) {
+    if (rc == 1)
+        sr_api__forward(call, leader_url);
+    else if (rc == 0) {
         sr_api__reply(call, 200, response);
         response = NULL;
     }
