@@ -16,7 +16,8 @@ except ImportError:  # run from inside tests/e2e
     from registry_client import (JSON, OCTET, SR_JSON, V1_JSON, SharedRegistry, avro_record, quote)
 
 INCOMPATIBLE = (409, 40901)  # error_code 409 before Confluent 8.0.4, 40901 after
-OVERSIZE = 40 * 1024 * 1024  # past the registry's request size limit
+OVERSIZE = 20 * 1024 * 1024  # past the registry's request size limit (16 MiB)
+LARGE_SCHEMA = 5 * 1024 * 1024  # past its schema size limit (4 MiB), within the request limit
 
 
 def rec(name, *fields):
@@ -615,6 +616,11 @@ class RegistryApiTest(unittest.TestCase):
         self.assertIn(r.error_code, (413, 42209), r)
         self.assertTrue(r.message)
         self.assert_unchanged(before, "an oversize body")
+        # A body the server reads whole, with a schema over the schema size limit.
+        schema = json.dumps({"type": "record", "name": "Big", "namespace": "e2e", "doc": "y" * LARGE_SCHEMA,
+                             "fields": [{"name": "a", "type": "int"}]})
+        self.c.error("POST", "/subjects/%s/versions" % s, 422, 42209, {"schema": schema})
+        self.assert_unchanged(before, "an oversize schema")
 
 if __name__ == "__main__":
     unittest.main()
