@@ -1092,6 +1092,17 @@ static int on_group_error(sr_leader_t *l, const char *api, int16_t code)
     }
 }
 
+/* The writer's URL as the caller uses it: Confluent's "scheme://host:port",
+ * except that an IPv6 literal gets its brackets so that the URL works. (The
+ * election rule compares Confluent's form, without brackets.) */
+static int writer_url(const sr_leader_identity_t *id, char *buf, size_t len)
+{
+    if (!strchr(id->host, ':') || id->host[0] == '[')
+        return sr_leader_identity_url(id, buf, len);
+    int n = snprintf(buf, len, "%s://[%s]:%d", id->scheme, id->host, id->port);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 /* Applies the assignment SyncGroup handed us. */
 static int apply_assignment(sr_leader_t *l, const uint8_t *data, size_t len)
 {
@@ -1123,7 +1134,7 @@ static int apply_assignment(sr_leader_t *l, const uint8_t *data, size_t len)
     } else if (me && !l->eligible) {
         sd_error(MOD, "group %s: named writer though not eligible; ignored", l->group_id);
         report_none(l);
-    } else if (sr_leader_identity_url(&a.master_identity, url, sizeof url)) {
+    } else if (writer_url(&a.master_identity, url, sizeof url)) {
         report_none(l);
     } else {
         report(l, me, url);

@@ -38,7 +38,8 @@ typedef struct sr_leader_config {
 } sr_leader_config_t;
 
 /* Called from the election thread whenever the outcome changes: is_leader =
- * this process writes; leader_url = "scheme://host:port" of the writer, NULL
+ * this process writes; leader_url = "scheme://host:port" of the writer (an
+ * IPv6 host in brackets), NULL
  * when none is known (borrowed for the call). Never called once
  * sr_leader_stop has returned; stopping itself reports nothing. The callback
  * must not call sr_leader_stop (it would wait for its own thread). */

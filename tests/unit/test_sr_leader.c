@@ -770,6 +770,20 @@ static void stop_promptly(sr_leader_t *l)
     ck_assert_msg(took < 2500, "sr_leader_stop took %lld ms", (long long)took);
 }
 
+START_TEST(ipv6_host_url_has_brackets)
+{
+    broker_t b;
+    broker_start(&b);
+    watch_t w;
+    watch_init(&w);
+    sr_leader_t *l = elector(&b, "fd00::7", true, false, &w);
+    ck_assert_int_ge(watch_wait(&w, true, "http://[fd00::7]:8081", SETTLE_MS), 0);
+    stop_promptly(l);
+    watch_destroy(&w);
+    broker_stop(&b, false);
+}
+END_TEST
+
 START_TEST(one_member_leads_itself)
 {
     broker_t b;
@@ -1095,6 +1109,7 @@ static Suite *sr_leader_suite(void)
     tcase_add_test(tc, stop_is_prompt_when_nobody_answers);
     tcase_add_test(tc, stop_is_prompt_during_a_parked_join);
     tcase_add_test(tc, one_member_leads_itself);
+    tcase_add_test(tc, ipv6_host_url_has_brackets);
     tcase_add_test(tc, two_members_agree_smallest_url_and_failover);
     tcase_add_test(tc, sticky_writer_keeps_its_place);
     tcase_add_test(tc, ineligible_member_never_leads);
