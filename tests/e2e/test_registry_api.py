@@ -253,8 +253,10 @@ class RegistryApiTest(unittest.TestCase):
         self.assertEqual(self.c.ok("DELETE", "/subjects/%s/versions/2" % s, params={"permanent": "true"}), 2)
         self.assertEqual(self.c.versions(s, {"deleted": "true"}), [1, 3])
         self.c.error("GET", "/subjects/%s/versions/2" % s, 404, 40402, params={"deleted": "true"})
-        # Subject: soft, soft again, permanent.
+        # Subject: soft, soft again, permanent. Its config outlives a soft delete only.
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "FULL"})
         self.assertEqual(sorted(self.c.ok("DELETE", "/subjects/%s" % s)), [1, 3])
+        self.assertEqual(self.c.ok("GET", "/config/%s" % s)["compatibilityLevel"], "FULL")
         self.c.error("DELETE", "/subjects/%s" % s, 404, 40404)
         self.assertNotIn(s, self.c.subjects())
         self.assertIn(s, self.c.subjects({"deleted": "true"}))
@@ -267,9 +269,22 @@ class RegistryApiTest(unittest.TestCase):
         self.assertNotIn(s, self.c.subjects({"deleted": "true"}))
         self.c.error("GET", "/subjects/%s/versions" % s, 404, 40401, params={"deleted": "true"})
         self.c.error("DELETE", "/subjects/%s" % s, 404, 40401)
+        self.c.error("GET", "/config/%s" % s, 404, (40401, 40408))
         # Ids only this subject held are gone.
         self.c.error("GET", "/schemas/ids/%d" % id_a, 404, 40403)
         self.c.error("GET", "/schemas/ids/%d/subjects" % id_a, 404, 40403)
+
+    def test_register_after_soft_deleting_the_subject(self):
+        s = "again-s"
+        self.register(s, rec("Again", ("a", "int")))
+        self.register(s, rec("Again", ("a", "int"), ("b", "int", 0)))
+        self.assertEqual(sorted(self.c.ok("DELETE", "/subjects/%s" % s)), [1, 2])
+        out = self.register(s, rec("Again", ("a", "int"), ("b", "int", 0), ("c", "int", 0)))
+        v = self.c.version(s, "latest")
+        self.assertEqual((v["version"], v["id"]), (3, out["id"]))
+        self.assertEqual(self.c.versions(s), [3])
+        self.assertEqual(self.c.versions(s, {"deleted": "true"}), [1, 2, 3])
+        self.assertIn(s, self.c.subjects())
 
     def test_permanent_delete_first(self):
         self.register("perm-s", rec("Perm", ("a", "int")))
@@ -297,6 +312,7 @@ class RegistryApiTest(unittest.TestCase):
         self.assertEqual(self.c.ok("GET", "/schemas/ids/%d" % user_id)["references"], refs)
         self.assertEqual(self.c.ok("GET", "/subjects/refs-base/versions/1/referencedby"), [user_id])
         self.assertEqual(self.c.ok("GET", "/subjects/refs-base/versions/latest/referencedby"), [user_id])
+
         self.assertEqual(self.c.ok("GET", "/subjects/refs-user/versions/1/referencedby"), [])
         self.c.error("GET", "/subjects/refs-base/versions/9/referencedby", 404, 40402)
         self.c.error("GET", "/subjects/refs-none/versions/1/referencedby", 404, 40401)
@@ -318,6 +334,25 @@ class RegistryApiTest(unittest.TestCase):
         self.assertEqual(self.c.ok("GET", "/subjects/refs-base/versions/1/referencedby"), [])
         self.assertEqual(self.c.ok("DELETE", "/subjects/refs-base/versions/1"), 1)
         self.assertTrue(base_id)
+
+    def test_format_resolved(self):
+        base = json.dumps({"type": "record", "name": "RBase", "namespace": "e2e.fmt",
+                           "fields": [{"name": "x", "type": "int"}]})
+        user = json.dumps({"type": "record", "name": "RUser", "namespace": "e2e.fmt",
+                           "fields": [{"name": "base", "type": "e2e.fmt.RBase"}]})
+        self.register("fmt-base", base)
+        user_id = self.register("fmt-user", user,
+                                references=[{"name": "e2e.fmt.RBase", "subject": "fmt-base", "version": 1}])["id"]
+        # The default format keeps the reference by name...
+        plain = json.loads(self.c.ok("GET", "/schemas/ids/%d" % user_id, params={"format": "default"})["schema"])
+        self.assertIn(plain["fields"][0]["type"], ("RBase", "e2e.fmt.RBase"))
+        # ...format=resolved writes the referenced type out in place.
+        got = self.c.ok("GET", "/schemas/ids/%d" % user_id, params={"format": "resolved"})
+        ftype = json.loads(got["schema"])["fields"][0]["type"]
+        self.assertIsInstance(ftype, dict, "format=resolved left the reference unresolved: %r" % ftype)
+        self.assertEqual((ftype["name"], ftype["fields"]), ("RBase", [{"name": "x", "type": "int"}]))
+        raw = self.c.request("GET", "/subjects/fmt-user/versions/1/schema", params={"format": "resolved"})
+        self.assertIsInstance(json.loads(raw.text)["fields"][0]["type"], dict)
 
     # -- compatibility ---------------------------------------------------------------
 
@@ -348,6 +383,52 @@ class RegistryApiTest(unittest.TestCase):
         self.assertTrue(r.message)
         self.assert_unchanged(before, "an incompatible registration")
         self.assertEqual(self.register(s, good).get("version", 2), 2)
+
+    def test_compatibility_levels(self):
+        s = "levels-s"
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "NONE"})
+        v1 = rec("Lvl", ("a", "int"))
+        v2 = rec("Lvl", ("a", "int"), ("b", "string", "x"))
+        v3 = rec("Lvl", ("b", "string"))  # reads v2 data, not v1 data (b has no default)
+        self.register(s, v1)
+        self.register(s, v2)
+        check_all = "/compatibility/subjects/%s/versions" % s
+        check_latest = "/compatibility/subjects/%s/versions/latest" % s
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "BACKWARD"})
+        self.assertIs(self.c.ok("POST", check_all, {"schema": v3})["is_compatible"], True)
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "BACKWARD_TRANSITIVE"})
+        self.assertIs(self.c.ok("POST", check_all, {"schema": v3})["is_compatible"], False)
+        # With a version named, only that version is compared, whatever the level.
+        self.assertIs(self.c.ok("POST", check_latest, {"schema": v3})["is_compatible"], True)
+        self.assertIs(self.c.ok("POST", "/compatibility/subjects/%s/versions/1" % s, {"schema": v3})
+                      ["is_compatible"], False)
+        before = self.c.snapshot()
+        self.c.error("POST", "/subjects/%s/versions" % s, 409, INCOMPATIBLE, {"schema": v3})
+        self.assert_unchanged(before, "an incompatible registration (transitive)")
+        # Soft-deleted versions are not compared.
+        self.c.ok("DELETE", "/subjects/%s/versions/1" % s)
+        self.assertIs(self.c.ok("POST", check_all, {"schema": v3})["is_compatible"], True)
+        # FORWARD: the latest must read the new schema's data; FULL: both ways.
+        extra = rec("Lvl", ("a", "int"), ("b", "string", "x"), ("c", "int"))  # c without a default
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "FORWARD"})
+        self.assertIs(self.c.ok("POST", check_latest, {"schema": extra})["is_compatible"], True)
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "BACKWARD"})
+        self.assertIs(self.c.ok("POST", check_latest, {"schema": extra})["is_compatible"], False)
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "FULL"})
+        out = self.c.ok("POST", check_latest, {"schema": extra}, params={"verbose": "true"})
+        self.assertIs(out["is_compatible"], False)
+        self.assertIn("FULL", "\n".join(out.get("messages", [])))
+
+    def test_error_messages_name_what_was_not_found(self):
+        self.register("msg-s", rec("Msg", ("a", "int")))
+        r = self.c.error("GET", "/subjects/msg-none/versions/1", 404, 40401)
+        self.assertIn("msg-none", r.message)
+        r = self.c.error("GET", "/subjects/msg-s/versions/7", 404, 40402)
+        self.assertIn("7", r.message)
+        r = self.c.error("GET", "/schemas/ids/987654", 404, 40403)
+        self.assertIn("987654", r.message)
+        r = self.c.error("GET", "/subjects/msg-s/versions/abc", 422, 42202)
+        self.assertIn("abc", r.message)
 
     # -- config ------------------------------------------------------------------
 
@@ -394,6 +475,15 @@ class RegistryApiTest(unittest.TestCase):
         before = self.c.snapshot()
         self.c.error("POST", "/subjects/ro-s/versions", 422, 42205, {"schema": rec("Ro", ("a", "int"))})
         self.assert_unchanged(before, "a registration in READONLY mode")
+        # Deletes are writes too.
+        self.register("ro-del", rec("RoDel", ("a", "int")))
+        self.c.ok("PUT", "/mode/ro-del", {"mode": "READONLY"})
+        before = self.c.snapshot()
+        self.c.error("DELETE", "/subjects/ro-del/versions/1", 422, 42205)
+        self.c.error("DELETE", "/subjects/ro-del", 422, 42205)
+        self.assert_unchanged(before, "deletes in READONLY mode")
+        self.assertEqual(self.c.version("ro-del", 1)["version"], 1)
+        self.c.ok("DELETE", "/mode/ro-del")
         self.assertEqual(self.c.ok("DELETE", "/mode/ro-s"), {"mode": "READONLY"})
         self.c.error("GET", "/mode/ro-s", 404, 40409)
         self.c.error("DELETE", "/mode/ro-s", 404, (40401, 40409))
