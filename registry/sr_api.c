@@ -84,6 +84,70 @@ static const char *const body_types[] = {
     "application/octet-stream",
 };
 
+/* Response media types with Confluent's server-side quality
+ * (SCHEMA_REGISTRY_V1_JSON_WEIGHTED & co). */
+static const struct {
+    const char *type;
+    double quality;
+} response_types[] = {
+    {"application/vnd.schemaregistry.v1+json", 1.0},
+    {"application/vnd.schemaregistry+json", 0.9},
+    {"application/json", 0.5},
+};
+
+/* The client's q for `type` in an Accept header: the best of the entries
+ * naming it exactly or by a wildcard (any application type, any type); 0
+ * if none. */
+static double accept_quality(const char *accept, const char *type)
+{
+    double best = 0;
+    const char *p = accept;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",;");
+        const char *range = p;
+        size_t range_len = len;
+        while (range_len && range[range_len - 1] == ' ')
+            range_len--;
+        p += len;
+        double q = 1.0;
+        while (*p == ';') {
+            p++;
+            while (*p == ' ')
+                p++;
+            if (p[0] == 'q' && p[1] == '=')
+                q = strtod(p + 2, NULL);
+            p += strcspn(p, ",;");
+        }
+        bool match = (range_len == strlen(type) && strncasecmp(range, type, range_len) == 0) ||
+                     (range_len == 3 && strncmp(range, "*/*", 3) == 0) ||
+                     (range_len == 13 && strncasecmp(range, "application/*", 13) == 0);
+        if (match && q > best)
+            best = q;
+    }
+    return best;
+}
+
+/* Content negotiation as Jersey does it: the client's q first, then the
+ * server's. No Accept header (or nothing acceptable) gets the v1 type. */
+static const char *negotiate(const char *accept)
+{
+    if (!accept || !*accept)
+        return NULL;
+    const char *chosen = NULL;
+    double best_q = 0, best_qs = 0;
+    for (size_t i = 0; i < sizeof response_types / sizeof response_types[0]; i++) {
+        double q = accept_quality(accept, response_types[i].type);
+        if (q > best_q || (q == best_q && q > 0 && response_types[i].quality > best_qs)) {
+            best_q = q;
+            best_qs = response_types[i].quality;
+            chosen = response_types[i].type;
+        }
+    }
+    return chosen; /* NULL = the v1 type */
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')
@@ -224,22 +288,87 @@ static bool parse_body(sr_api_call_t *call)
     return true;
 }
 
+static size_t pattern_segments(const char *pattern)
+{
+    size_t n = *pattern ? 1 : 0;
+    for (const char *p = pattern; *p; p++)
+        n += *p == '/';
+    return n;
+}
+
+/* Matches the route with its subject parameter spanning several segments
+ * joined by '/'. A transport that decodes "%2F" before the path is split
+ * (libmicrohttpd does) leaves subjects such as "a/b.proto" in pieces; this
+ * second pass puts them back together. On a match *joined is the subject
+ * (caller frees). */
+static bool greedy_matches(const route_t *route, char *const *segments, size_t count,
+                           const char **params, size_t *param_count, char **joined)
+{
+    size_t want = pattern_segments(route->pattern);
+    const char *star = strchr(route->pattern, '*');
+    if (!(route->flags & ROUTE_SUBJECT) || count <= want || !star)
+        return false;
+    size_t at = 0;
+    for (const char *p = route->pattern; p < star; p++)
+        at += *p == '/';
+    size_t extra = count - want, len = 0;
+    for (size_t i = at; i <= at + extra; i++)
+        len += strlen(segments[i]) + 1;
+    char *subject = sd_malloc(len);
+    char *shifted[MAX_SEGMENTS];
+    if (!subject)
+        return false;
+    subject[0] = '\0';
+    for (size_t i = at; i <= at + extra; i++) {
+        if (i > at)
+            strcat(subject, "/");
+        strcat(subject, segments[i]);
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i == at)
+            shifted[n++] = subject;
+        else if (i < at || i > at + extra)
+            shifted[n++] = segments[i];
+    }
+    if (!pattern_matches(route->pattern, shifted, n, params, param_count)) {
+        sd_free(subject);
+        return false;
+    }
+    *joined = subject;
+    return true;
+}
+
 static void dispatch(sr_api_call_t *call, char **segments, size_t count)
 {
     const route_t *found = NULL;
     bool path_known = false;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const char *params[SR_API_MAX_PARAMS];
-        size_t param_count;
-        if (!pattern_matches(routes[i].pattern, segments, count, params, &param_count))
-            continue;
-        path_known = true;
-        if (strcmp(routes[i].method, call->req->method ? call->req->method : "") != 0)
-            continue;
-        found = &routes[i];
-        memcpy(call->params, params, sizeof params);
-        call->param_count = param_count;
-        break;
+    const char *method = call->req->method ? call->req->method : "";
+    /* extra = 0: an exact match; then the subject absorbing 1, 2, ... more
+     * segments, the fewest first. */
+    for (size_t extra = 0; (extra == 0 || extra < count) && !path_known; extra++) {
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+            const char *params[SR_API_MAX_PARAMS];
+            size_t param_count;
+            char *joined = NULL;
+            if (extra && pattern_segments(routes[i].pattern) + extra != count)
+                continue;
+            bool match =
+                extra ? greedy_matches(&routes[i], segments, count, params, &param_count, &joined)
+                      : pattern_matches(routes[i].pattern, segments, count, params, &param_count);
+            if (!match)
+                continue;
+            path_known = true;
+            if (strcmp(routes[i].method, method) != 0) {
+                sd_free(joined);
+                continue;
+            }
+            found = &routes[i];
+            memcpy(call->params, params, sizeof params);
+            call->param_count = param_count;
+            call->joined = joined;
+            break;
+        }
     }
     if (!found) {
         if (path_known)
@@ -311,7 +440,7 @@ void sr_api_handle(sr_registry_t *registry, const sr_request_t *req, sr_response
     resp->status = 500;
     resp->body = NULL;
     resp->body_len = 0;
-    resp->content_type = NULL;
+    resp->content_type = negotiate(req->accept);
 
     if (!sr_registry_ready(registry)) {
         /* Confluent has no such state (it serves only once its store is
@@ -347,6 +476,7 @@ void sr_api_handle(sr_registry_t *registry, const sr_request_t *req, sr_response
 done:
     json_decref(call.body);
     sd_free(call.subject);
+    sd_free(call.joined);
     sd_free(context);
     sd_free(path);
 }

@@ -64,6 +64,7 @@ typedef struct sr_api_call {
     size_t param_count;
     /* ":.ctx:" when the path came in under /contexts/{ctx}/, else "". */
     const char *context;
+    char *joined; /* a subject put back together from several segments; owned */
     /* The subject named by the path, qualified with the context; owned. */
     char *subject;
     json_t *body; /* the parsed request body, NULL when the route takes none */

@@ -23,6 +23,7 @@
 static sr_registry_t *reg;
 static sr_response_t resp;
 static json_t *json; /* the last response body parsed, NULL if not JSON */
+static const char *accept_header; /* the Accept header of the next requests */
 
 #define V1 "{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}"
 #define V2                                                                                         \
@@ -44,6 +45,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(reg);
     memset(&resp, 0, sizeof resp);
     json = NULL;
+    accept_header = NULL;
 }
 
 static void teardown(void)
@@ -86,6 +88,7 @@ static int send_ct(const char *method, const char *target, const char *content_t
         .args = args,
         .arg_count = arg_count,
         .content_type = content_type,
+        .accept = accept_header,
         .body = body,
         .body_len = body ? strlen(body) : 0,
     };
@@ -177,6 +180,22 @@ START_TEST(root_routing_and_readiness)
     send_req("GET", "/v1/metadata/id", NULL);
     ck_assert_int_eq(resp.status, 200);
     ck_assert_ptr_nonnull(json_object_get(json_object_get(json, "scope"), "clusters"));
+
+    /* Content negotiation: the client's preference, then Confluent's order. */
+    ck_assert_ptr_null(resp.content_type);
+    accept_header = "application/json";
+    send_req("GET", "/subjects", NULL);
+    ck_assert_str_eq(resp.content_type, "application/json");
+    accept_header = "application/json; q=0.5, application/vnd.schemaregistry+json";
+    send_req("GET", "/subjects", NULL);
+    ck_assert_str_eq(resp.content_type, "application/vnd.schemaregistry+json");
+    accept_header = "*/*";
+    send_req("GET", "/nothing", NULL);
+    ck_assert_str_eq(resp.content_type, "application/vnd.schemaregistry.v1+json");
+    accept_header = "text/html";
+    send_req("GET", "/subjects", NULL);
+    ck_assert_ptr_null(resp.content_type);
+    accept_header = NULL;
 
     reg->ready = false;
     send_req("GET", "/", NULL);
@@ -351,6 +370,14 @@ START_TEST(register_and_read_shapes)
     send_req("GET", "/subjects/bad%FF/versions", NULL);
     expect_error(404, 40401);
     ck_assert_uint_eq(reg->writes, writes);
+
+    /* A transport that decoded %2F before splitting: the subject's pieces are
+     * put back together. */
+    register_ok("x/y.proto", V1, "");
+    send_req("GET", "/subjects/x/y.proto/versions/1", NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(json, "subject")), "x/y.proto");
+    send_req("GET", "/subjects/x/y.proto/versions", NULL);
+    expect_body(200, "[1]");
 
     /* A subject name with a '/' arrives percent-encoded. */
     register_ok("a%2Fb", V1, "");
