@@ -484,6 +484,18 @@ class RegistryStoreTest(harness.BrokerTestCase):
             for other in clients:
                 self.wait_until(lambda: visible(other, "two-many-%d-%d" % (k, j), 1, sid), TIMEOUT,
                                 "two-many-%d-%d on %s" % (k, j, other.base_url))
+        # Errors come back the same from either (the follower passes on the writer's answer).
+        register(c1, "two-errors", rec("TwoErr", ("a", "int")))
+        for client in clients:
+            client.error("POST", "/subjects/two-errors/versions", 409, (409, 40901),
+                         {"schema": rec("TwoErr", ("a", "int"), ("b", "int"))})
+            client.error("POST", "/subjects/two-errors/versions", 422, 42201, {"schema": '{"type": "nosuchtype"}'})
+            client.error("DELETE", "/subjects/two-none", 404, 40401)
+        # The standalone one leaves: the in-process one writes alone (taking over if it was not the writer).
+        problems = second.stop()
+        self.assertEqual(problems, [])
+        last = register(c1, "two-after", rec("TwoAfter", ("a", "int")))
+        self.assertGreater(last, max(ids.values()))
 
     def _stop_standalone(self, registry):
         problems = registry.stop()
