@@ -546,7 +546,7 @@ START_TEST(refuses_two_partitions)
                                 .replication_factor = -1,
                                 .init_timeout_ms = 20000,
                                 .write_timeout_ms = 10000};
-    sr_store_t *store = (sr_store_t *)&c;
+    sr_store_t *store = (sr_store_t *)&c; /* any non-NULL: a failed open clears it */
     sd_err_t err = {0};
     ck_assert_int_eq(sr_store_open(&config, collect, &c, &store, &err), SR_STORE_ERR);
     ck_assert_ptr_null(store);
