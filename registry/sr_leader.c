@@ -782,9 +782,19 @@ static int wait_until(sr_leader_t *l, int fd, short events, int64_t deadline)
     for (;;) {
         if (stop_requested(l))
             return -1;
-        int64_t left = deadline - now_ms();
+        int64_t now = now_ms();
+        /* Whatever we wait for (a sticky writer's parked JoinGroup, say),
+         * stop believing we write once the group may have gone on without
+         * us. */
+        if (l->reported_leader && !l->leaving && now >= l->session_deadline_ms) {
+            sd_warn(MOD, "no answer from the group coordinator within the session");
+            report_none(l);
+        }
+        int64_t left = deadline - now;
         if (left <= 0)
             return 0;
+        if (l->reported_leader && !l->leaving && l->session_deadline_ms - now < left)
+            left = l->session_deadline_ms - now;
         struct pollfd p[2] = {{.fd = l->wake[0], .events = POLLIN}, {.fd = fd, .events = events}};
         int n = poll(p, fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
         if (n < 0 && errno != EINTR)

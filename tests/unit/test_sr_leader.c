@@ -960,25 +960,27 @@ START_TEST(silent_coordinator_means_no_leader_within_the_session)
 {
     /* A coordinator that stops answering (SIGSTOP: the connection stays
      * open) is the partition case: the writer must stop believing before
-     * the group could have gone on without it. */
-    broker_t b;
-    broker_start(&b);
-    watch_t w;
-    watch_init(&w);
-    sr_leader_t *l = elector(&b, "a-host", true, false, &w);
-    ck_assert_int_ge(watch_wait(&w, true, "http://a-host:8081", SETTLE_MS), 0);
-    int64_t start = now_ms();
-    kill(b.pid, SIGSTOP);
-    ck_assert_int_ge(watch_wait(&w, false, NULL, SESSION_MS + 1000), 0);
-    int64_t took = now_ms() - start;
-    printf("silent coordinator: no leader reported after %lld ms (session %d ms)\n",
-           (long long)took, SESSION_MS);
-    ck_assert_int_le(took, SESSION_MS + 200);
-    /* Stop is prompt even with a request unanswered. */
-    stop_promptly(l);
-    kill(b.pid, SIGCONT);
-    watch_destroy(&w);
-    broker_stop(&b, false);
+     * the group could have gone on without it, sticky or not. */
+    for (int sticky = 0; sticky < 2; sticky++) {
+        broker_t b;
+        broker_start(&b);
+        watch_t w;
+        watch_init(&w);
+        sr_leader_t *l = elector(&b, "a-host", true, sticky, &w);
+        ck_assert_int_ge(watch_wait(&w, true, "http://a-host:8081", SETTLE_MS), 0);
+        int64_t start = now_ms();
+        kill(b.pid, SIGSTOP);
+        ck_assert_int_ge(watch_wait(&w, false, NULL, SESSION_MS + 1000), 0);
+        int64_t took = now_ms() - start;
+        printf("silent coordinator%s: no leader reported after %lld ms (session %d ms)\n",
+               sticky ? " (sticky)" : "", (long long)took, SESSION_MS);
+        ck_assert_int_le(took, SESSION_MS + 200);
+        /* Stop is prompt even with a request unanswered. */
+        stop_promptly(l);
+        kill(b.pid, SIGCONT);
+        watch_destroy(&w);
+        broker_stop(&b, false);
+    }
 }
 END_TEST
 
