@@ -306,7 +306,9 @@ static bool greedy_matches(const route_t *route, char *const *segments, size_t c
 {
     size_t want = pattern_segments(route->pattern);
     const char *star = strchr(route->pattern, '*');
-    if (!(route->flags & ROUTE_SUBJECT) || count <= want || !star)
+    /* A literal segment after the subject anchors the match (a bare
+     * "subjects/{subject}" would swallow any path under /subjects). */
+    if (!(route->flags & ROUTE_SUBJECT) || count <= want || !star || !star[1])
         return false;
     size_t at = 0;
     for (const char *p = route->pattern; p < star; p++)
@@ -356,8 +358,11 @@ static void dispatch(sr_api_call_t *call, char **segments, size_t count)
             bool match =
                 extra ? greedy_matches(&routes[i], segments, count, params, &param_count, &joined)
                       : pattern_matches(routes[i].pattern, segments, count, params, &param_count);
-            if (!match)
+            /* A path only pieced together does not make a 405. */
+            if (!match || (extra && strcmp(routes[i].method, method) != 0)) {
+                sd_free(joined);
                 continue;
+            }
             path_known = true;
             if (strcmp(routes[i].method, method) != 0) {
                 sd_free(joined);

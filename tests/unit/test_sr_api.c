@@ -22,7 +22,7 @@
 
 static sr_registry_t *reg;
 static sr_response_t resp;
-static json_t *json; /* the last response body parsed, NULL if not JSON */
+static json_t *json;              /* the last response body parsed, NULL if not JSON */
 static const char *accept_header; /* the Accept header of the next requests */
 
 #define V1 "{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}"
@@ -378,6 +378,8 @@ START_TEST(register_and_read_shapes)
     ck_assert_str_eq(json_string_value(json_object_get(json, "subject")), "x/y.proto");
     send_req("GET", "/subjects/x/y.proto/versions", NULL);
     expect_body(200, "[1]");
+    send_req("GET", "/subjects/s/versions/1/nope", NULL);
+    expect_error(404, 404);
 
     /* A subject name with a '/' arrives percent-encoded. */
     register_ok("a%2Fb", V1, "");
