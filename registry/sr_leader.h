@@ -39,10 +39,10 @@ typedef struct sr_leader_config {
 
 /* Called from the election thread whenever the outcome changes: is_leader =
  * this process writes; leader_url = "scheme://host:port" of the writer (an
- * IPv6 host in brackets), NULL
- * when none is known (borrowed for the call). Never called once
- * sr_leader_stop has returned; stopping itself reports nothing. The callback
- * must not call sr_leader_stop (it would wait for its own thread). */
+ * IPv6 host in brackets), NULL when none is known (borrowed for the call).
+ * Never called once sr_leader_stop has returned; stopping itself reports
+ * nothing. The callback must not call sr_leader_stop (it would wait for its
+ * own thread). */
 typedef void (*sr_leader_change_fn)(void *ctx, bool is_leader, const char *leader_url);
 
 /* Copies the config and starts the election thread; the first outcome comes
