@@ -221,6 +221,16 @@ int sr_api__check(sr_api_call_t *call, const sr_api_schema_input_t *in, const sr
                   const sr_version_t *const *versions, size_t count, sc_level_t level,
                   bool *compatible, json_t **messages);
 
+/* --- formats (sr_api_format.c) --- */
+
+/* The schema's text in the `format` the request asks for (read lock held):
+ * "resolved" writes Avro references out in place; anything else is the
+ * stored text. Caller frees with sd_free; NULL on allocation failure. */
+char *sr_api__formatted(sr_api_call_t *call, const sr_schema_t *schema, const char *format);
+/* Replaces out's "schema" member with the formatted text (in place, the
+ * member keeps its position). false on allocation failure. */
+bool sr_api__format_member(sr_api_call_t *call, json_t *out, const sr_schema_t *schema);
+
 /* --- forwarding to the leader (sr_api_forward.c) --- */
 
 /* Sends the request as received to leader_url and copies its answer into the

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "sr_api_int.h"
 
 /* offset/limit as Confluent reads them: limit < 0 means all. */
@@ -134,6 +135,10 @@ void sr_api__get_schema_by_id(sr_api_call_t *call)
     if (sr_api__arg_bool(call, "fetchMaxId"))
         max_id = sr_state_next_id(call->state) - 1;
     json_t *out = schema_string_json(schema, max_id);
+    if (out && !sr_api__format_member(call, out, schema)) {
+        json_decref(out);
+        out = NULL;
+    }
     sr_state_read_unlock(call->state);
     sr_api__reply(call, 200, out);
 }
@@ -145,9 +150,13 @@ void sr_api__get_schema_text_by_id(sr_api_call_t *call)
         return;
     sr_state_read_lock(call->state);
     const sr_schema_t *schema = sr_state_schema(call->state, id);
-    if (schema)
-        sr_api__reply_text(call, schema->schema, strlen(schema->schema));
+    char *text = schema ? sr_api__formatted(call, schema, sr_api__arg(call, "format")) : NULL;
     sr_state_read_unlock(call->state);
+    if (schema && !text)
+        return sr_api__nomem(call);
+    if (text)
+        sr_api__reply_text(call, text, strlen(text));
+    sd_free(text);
     if (!schema)
         schema_not_found(call, id);
 }
@@ -219,6 +228,10 @@ void sr_api__get_schema_by_guid(sr_api_call_t *call)
     sr_state_read_lock(call->state);
     const sr_schema_t *schema = sr_state_schema_by_guid(call->state, guid);
     json_t *out = schema ? schema_string_json(schema, 0) : NULL;
+    if (out && !sr_api__format_member(call, out, schema)) {
+        json_decref(out);
+        out = NULL;
+    }
     sr_state_read_unlock(call->state);
     if (!schema)
         return sr_api__error(call, SR_E_SCHEMA_NOT_FOUND, "Schema %s not found", guid);

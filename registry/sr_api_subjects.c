@@ -257,8 +257,12 @@ void sr_api__get_version(sr_api_call_t *call)
     sr_state_read_lock(call->state);
     const sr_version_t *v = path_version(call, sr_api__arg_bool(call, "deleted"), &subject);
     const sr_schema_t *s = v ? sr_state_schema(call->state, v->id) : NULL;
-    if (s && !(out = sr_api__schema_json(subject->name, v, s)))
+    if (s && (!(out = sr_api__schema_json(subject->name, v, s)) ||
+              !sr_api__format_member(call, out, s))) {
+        json_decref(out);
+        out = NULL;
         sr_api__nomem(call);
+    }
     sr_state_read_unlock(call->state);
     if (out)
         sr_api__reply(call, 200, out);
@@ -270,9 +274,13 @@ void sr_api__get_version_schema(sr_api_call_t *call)
     sr_state_read_lock(call->state);
     const sr_version_t *v = path_version(call, sr_api__arg_bool(call, "deleted"), &subject);
     const sr_schema_t *s = v ? sr_state_schema(call->state, v->id) : NULL;
-    if (s)
-        sr_api__reply_text(call, s->schema, strlen(s->schema));
+    char *text = s ? sr_api__formatted(call, s, sr_api__arg(call, "format")) : NULL;
     sr_state_read_unlock(call->state);
+    if (s && !text)
+        return sr_api__nomem(call);
+    if (text)
+        sr_api__reply_text(call, text, strlen(text));
+    sd_free(text);
 }
 
 typedef struct referrers {

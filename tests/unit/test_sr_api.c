@@ -541,9 +541,19 @@ START_TEST(references_and_referencedby)
                          json_array_get(json_object_get(json, "references"), 0), "subject")),
                      "addr");
     send_req("GET", "/subjects/addr/versions/1/referencedby", NULL);
-    char expected[32];
+    char expected[128];
     snprintf(expected, sizeof expected, "[%d]", person);
     expect_body(200, expected);
+
+    /* format=resolved writes the referenced type out where it is first used. */
+    snprintf(expected, sizeof expected, "/schemas/ids/%d?format=resolved", person);
+    send_req("GET", expected, NULL);
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(json, "schema")), "zip"));
+    send_req("GET", "/subjects/person/versions/1/schema?format=resolved", NULL);
+    ck_assert_ptr_nonnull(strstr(resp.body, "\"home\",\"type\":{\"type\":\"record\""));
+    send_req("GET", "/subjects/person/versions/1/schema", NULL);
+    ck_assert_ptr_null(strstr(resp.body, "zip"));
 
     size_t writes = reg->writes;
     send_req("DELETE", "/subjects/addr/versions/1", NULL);
