@@ -705,6 +705,15 @@ int kl_log_read(kl_log_t *log, int64_t offset, int32_t max_bytes, kl_read_t *out
             return storage_error(rc, err);
         if (rc == 0)
             continue;
+        /* A batch emptied by compaction that closes its segment (the cleaner
+         * keeps one to hold the segment's end) carries nothing a reader
+         * needs; some clients report a response made of it alone as an
+         * error. Serve the next segment's batches instead. */
+        if (h.records_count == 0 && pos + kl_batch_total_size(&h) >= seg->size &&
+            i + 1 < log->count && log->segments[i + 1]->size > 0) {
+            offset = h.base_offset + h.last_offset_delta + 1;
+            continue;
+        }
         rc = kl_segment__extend(seg, pos, kl_batch_total_size(&h), max_bytes, &stop, err);
         if (rc < 0)
             return storage_error(rc, err);
