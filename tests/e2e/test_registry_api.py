@@ -61,19 +61,25 @@ class RegistryApiTest(unittest.TestCase):
 
     # -- root, metadata, types ------------------------------------------------------
 
-    def test_root_and_server_metadata(self):
+    def test_root(self):
         self.assertEqual(self.c.ok("GET", "/"), {})
         self.assertEqual(self.c.ok("POST", "/", {}), {})
+
+    def test_schema_types(self):
+        self.assertEqual(sorted(self.c.ok("GET", "/schemas/types")), ["AVRO", "JSON", "PROTOBUF"])
+
+    def test_server_version(self):
+        version = self.c.ok("GET", "/v1/metadata/version")
+        self.assertTrue(version["version"])
+
+    def test_cluster_ids(self):
         ident = self.c.ok("GET", "/v1/metadata/id")
         self.assertEqual(ident["scope"]["path"], [])
-        # The Kafka cluster's id, as the cluster's metadata gives it, and the registry's group.
+        self.assertEqual(ident["scope"]["clusters"]["schema-registry-cluster"], "schema-registry")
+        # The Kafka cluster's id, as the cluster's metadata gives it.
         cluster_id = harness.admin(self.registry.broker.bootstrap).list_topics(timeout=10).cluster_id
         self.assertTrue(cluster_id)
         self.assertEqual(ident["scope"]["clusters"]["kafka-cluster"], cluster_id)
-        self.assertEqual(ident["scope"]["clusters"]["schema-registry-cluster"], "schema-registry")
-        version = self.c.ok("GET", "/v1/metadata/version")
-        self.assertTrue(version["version"])
-        self.assertEqual(sorted(self.c.ok("GET", "/schemas/types")), ["AVRO", "JSON", "PROTOBUF"])
 
     # -- registering --------------------------------------------------------------
 
