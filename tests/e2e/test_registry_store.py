@@ -6,7 +6,8 @@ permanently deleted, compacted away and the registry restarted; the
 topic's keys are Confluent's, byte for byte, and the topic has one
 partition and cleanup.policy=compact. Two registries on one broker (the
 in-process one and a standalone strand-registry) share the topic: a write
-sent to either is visible on both, and ids stay unique across them."""
+sent to either is visible on both, ids stay unique across them, and when
+the writer is killed the other answers 50003 until it takes over."""
 
 import json
 import os
@@ -14,6 +15,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -111,7 +113,7 @@ def full_state(c):
 class StandaloneRegistry:
     """bin/strand-registry against a broker, its output in the broker's directory."""
 
-    def __init__(self, broker, name="registry2"):
+    def __init__(self, broker, name="registry2", port=0):
         self.binary = os.path.join(os.path.dirname(harness.strand_binary()), "strand-registry")
         if not os.access(self.binary, os.X_OK):
             raise AssertionError("%s does not exist (build it)" % self.binary)
@@ -120,7 +122,7 @@ class StandaloneRegistry:
         self.lines = queue.Queue()
         with open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen([self.binary, "--bootstrap-servers", broker.bootstrap,
-                                          "--listeners=http://127.0.0.1:0"], stdin=subprocess.DEVNULL,
+                                          "--listeners=http://127.0.0.1:%d" % port], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=err, env=harness.sanitizer_env(),
                                          cwd=broker.tmp_dir)
         self.thread = threading.Thread(target=self._drain, daemon=True)
@@ -178,6 +180,21 @@ class StandaloneRegistry:
         if any(m in text for m in harness.SANITIZER_MARKERS):
             problems.append("sanitizer report from strand-registry:\n" + self.stderr_tail(60))
         return problems
+
+
+def low_free_port():
+    """A free port whose decimal text sorts before any ephemeral port's (the
+    writer is the registry with the smallest URL, compared as text)."""
+    for port in range(10000 + os.getpid() % 5000, 20000):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            sock.close()
+    raise AssertionError("no free port in 10000-19999")
 
 
 class RegistryStoreTest(harness.BrokerTestCase):
@@ -496,6 +513,44 @@ class RegistryStoreTest(harness.BrokerTestCase):
         self.assertEqual(problems, [])
         last = register(c1, "two-after", rec("TwoAfter", ("a", "int")))
         self.assertGreater(last, max(ids.values()))
+
+    def test_writer_killed_follower_takes_over(self):
+        broker, c1 = self.start()
+        port = low_free_port()
+        second = StandaloneRegistry(broker, port=port)
+        self.addCleanup(lambda: self._stop_standalone(second))
+        self.assertTrue(second.url.endswith(":%d" % port))
+        c2 = RegistryClient(second.url)
+        # The standalone registry's URL sorts first, so it becomes the writer; writes through the
+        # in-process one are forwarded to it.
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            r = c1.request("POST", "/subjects/failover-a/versions", {"schema": rec("FailA", ("a", "int"))})
+            if r.status == 200:
+                break
+            self.assertGreaterEqual(r.status, 500, r)
+            self.assertLess(time.monotonic(), deadline, "no write through the in-process registry: %r" % r)
+            time.sleep(0.2)
+        first = r.json["id"]
+        self.wait_until(lambda: c2.request("GET", "/subjects/failover-a/versions/1").status == 200, TIMEOUT,
+                        "the write on the standalone registry")
+        writer_line = "writer is %s" % second.url
+        self.wait_until(lambda: writer_line in broker.log_text(), TIMEOUT, "the in-process registry to follow")
+        # The writer dies without leaving the group: forwarding fails (50003) until the group notices.
+        second.proc.send_signal(signal.SIGKILL)
+        second.proc.wait()
+        r = c1.request("POST", "/subjects/failover-b/versions", {"schema": rec("FailB", ("a", "int"))})
+        self.assertEqual((r.status, r.error_code), (500, 50003), r)
+        deadline = time.monotonic() + 2 * TIMEOUT
+        while True:
+            r = c1.request("POST", "/subjects/failover-b/versions", {"schema": rec("FailB", ("a", "int"))})
+            if r.status == 200:
+                break
+            self.assertIn((r.status, r.error_code), ((500, 50003), (500, 50004)), r)
+            self.assertLess(time.monotonic(), deadline, "the in-process registry never took over: %r" % r)
+            time.sleep(0.3)
+        self.assertGreater(r.json["id"], first)
+        self.assertEqual(c1.version("failover-a", 1)["id"], first)
 
     def _stop_standalone(self, registry):
         problems = registry.stop()
