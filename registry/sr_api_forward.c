@@ -5,6 +5,7 @@
  * registerOrForward / forwardRequest do: 50003 when that fails.
  */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,15 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* curl_easy_init would run the global init lazily, which is not
+ * thread-safe everywhere; do it once. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
 void sr_api__forward(sr_api_call_t *call, const char *leader_url)
 {
+    pthread_once(&curl_once, curl_init_once);
     const sr_request_t *req = call->req;
     const char *path = req->raw_path_and_query ? req->raw_path_and_query : req->path;
     size_t url_len = strlen(leader_url) + strlen(path ? path : "/") + 1;

@@ -80,8 +80,14 @@ void sr_api__get_schemas(sr_api_call_t *call)
 
 static bool parse_id(sr_api_call_t *call, int32_t *id)
 {
-    if (sr_api__parse_int32(call->params[0], id))
+    /* Any Java int converts; a negative one is simply not found. */
+    const char *text = call->params[0];
+    bool negative = text[0] == '-';
+    if (sr_api__parse_int32(text + negative, id)) {
+        if (negative)
+            *id = -*id;
         return true;
+    }
     /* Jersey cannot convert the path parameter to an Integer: a plain 404. */
     sr_api__error(call, 404, "HTTP 404 Not Found");
     return false;

@@ -315,6 +315,8 @@ START_TEST(register_and_read_shapes)
     expect_body(200, expected);
     send_req("GET", "/schemas/ids/1?fetchMaxId=true", NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(json, "maxId")), 2);
+    send_req("GET", "/schemas/ids/-1", NULL);
+    expect_error(404, 40403);
     send_req("GET", "/schemas/ids/99", NULL);
     expect_error(404, 40403);
     ck_assert_str_eq(message(), "Schema 99 not found");
