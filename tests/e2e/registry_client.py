@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 import time
+import unittest
 import urllib.parse
 
 import requests
@@ -296,7 +297,7 @@ class RegistryClient:
         want = status if isinstance(status, tuple) else (status,)
         if r.status not in want:
             raise AssertionError("expected %s, got %r" % ("/".join(map(str, want)), r))
-        return r.json if not r.headers.get("Content-Type", "").startswith("text") else r.text
+        return r.json
 
     def error(self, method, path, status, code, body=None, **kw):
         """Expects an error with HTTP `status` and error_code `code` (an int
@@ -462,3 +463,27 @@ class SharedRegistry:
             self.broker.remove_tmp()
         if problems:
             raise AssertionError("broker in %s:\n%s" % (self.broker.tmp_dir, "\n".join(problems)))
+
+
+class SharedRegistryTestCase(unittest.TestCase):
+    """Base class: one broker with its registry for the whole class
+    (cls.registry, cls.c); its directory is kept when a test failed."""
+
+    registry_props = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.registry = SharedRegistry(**cls.registry_props)
+        cls.c = cls.registry.client
+        cls.failed = False
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.registry.close(failed=cls.failed)
+
+    def run(self, result=None):
+        before = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > before:
+            type(self).failed = True
+        return out

@@ -10,10 +10,10 @@ import unittest
 
 try:
     from . import harness
-    from .registry_client import (JSON, OCTET, SR_JSON, V1_JSON, SharedRegistry, avro_record, quote)
+    from .registry_client import JSON, OCTET, SR_JSON, V1_JSON, SharedRegistryTestCase, avro_record, quote
 except ImportError:  # run from inside tests/e2e
     import harness
-    from registry_client import (JSON, OCTET, SR_JSON, V1_JSON, SharedRegistry, avro_record, quote)
+    from registry_client import JSON, OCTET, SR_JSON, V1_JSON, SharedRegistryTestCase, avro_record, quote
 
 INCOMPATIBLE = (409, 40901)  # error_code 409 before Confluent 8.0.4, 40901 after
 OVERSIZE = 20 * 1024 * 1024  # past the registry's request size limit (16 MiB)
@@ -29,26 +29,9 @@ def same_schema(a, b):
     return json.loads(a) == json.loads(b)
 
 
-class RegistryApiTest(unittest.TestCase):
+class RegistryApiTest(SharedRegistryTestCase):
     """One broker with its registry for the whole class; each test uses its
     own subjects and restores any global setting it changes."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.registry = SharedRegistry()
-        cls.c = cls.registry.client
-        cls.failed = False
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.registry.close(failed=cls.failed)
-
-    def run(self, result=None):
-        before = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > before:
-            type(self).failed = True
-        return out
 
     # -- helpers -----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ specification for the types the tests use, so that the serializers' own
 code (registration, id lookup, framing) still runs; the bytes are then
 checked against the encoding worked out by hand."""
 
+import importlib.util
 import io
 import json
 import struct
@@ -22,10 +23,10 @@ import unittest
 
 try:
     from . import harness
-    from .registry_client import RecordingProxy, SharedRegistry, avro_record
+    from .registry_client import RecordingProxy, SharedRegistryTestCase, avro_record
 except ImportError:  # run from inside tests/e2e
     import harness
-    from registry_client import RecordingProxy, SharedRegistry, avro_record
+    from registry_client import RecordingProxy, SharedRegistryTestCase, avro_record
 
 
 # -- a minimal Avro binary codec, for when fastavro is not installed ---------------------
@@ -228,11 +229,8 @@ def _schemaless_reader(fo, writer_schema, reader_schema=None, return_record_name
 
 
 def _install_fastavro_shim():
-    try:
-        import fastavro  # noqa: F401
+    if importlib.util.find_spec("fastavro") is not None:
         return False
-    except ImportError:
-        pass
     shim = types.ModuleType("fastavro")
     shim.parse_schema = _parse_schema
     shim.schemaless_writer = _schemaless_writer
@@ -252,24 +250,7 @@ def zigzag_bytes(n):
 
 # -- the tests ------------------------------------------------------------------
 
-class RegistryClientsTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.registry = SharedRegistry()
-        cls.c = cls.registry.client
-        cls.failed = False
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.registry.close(failed=cls.failed)
-
-    def run(self, result=None):
-        before = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > before:
-            type(self).failed = True
-        return out
+class RegistryClientsTest(SharedRegistryTestCase):
 
     def setUp(self):
         self.proxy = RecordingProxy(self.registry.broker.registry_url)
