@@ -10,11 +10,14 @@
  * followers, store failures, and that nothing is written when a request
  * fails.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -804,6 +807,81 @@ START_TEST(contexts)
 }
 END_TEST
 
+/* A one-request HTTP server standing in for the leader. */
+typedef struct fake_leader {
+    int fd;
+    int port;
+    char request[4096]; /* what it received */
+    pthread_t thread;
+} fake_leader_t;
+
+static void *leader_serve(void *arg)
+{
+    fake_leader_t *leader = arg;
+    int conn = accept(leader->fd, NULL, NULL);
+    if (conn < 0)
+        return NULL;
+    size_t got = 0;
+    while (got < sizeof leader->request - 1) {
+        ssize_t n = read(conn, leader->request + got, sizeof leader->request - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        leader->request[got] = '\0';
+        const char *end = strstr(leader->request, "\r\n\r\n");
+        const char *length = strstr(leader->request, "Content-Length: ");
+        if (end &&
+            (!length || got >= (size_t)(end + 4 - leader->request) + (size_t)atoi(length + 16)))
+            break;
+    }
+    static const char json_body[] = "{\"error_code\":40901,\"message\":\"from leader\"}";
+    char answer[256];
+    int len = snprintf(answer, sizeof answer,
+                       "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                       sizeof json_body - 1, json_body);
+    ck_assert_int_eq(write(conn, answer, (size_t)len), len);
+    close(conn);
+    return NULL;
+}
+
+static void leader_start(fake_leader_t *leader)
+{
+    memset(leader, 0, sizeof *leader);
+    leader->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(leader->fd, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    ck_assert_int_eq(bind(leader->fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(leader->fd, 1), 0);
+    ck_assert_int_eq(getsockname(leader->fd, (struct sockaddr *)&addr, &len), 0);
+    leader->port = ntohs(addr.sin_port);
+    ck_assert_int_eq(pthread_create(&leader->thread, NULL, leader_serve, leader), 0);
+}
+
+START_TEST(follower_forwards_verbatim)
+{
+    register_ok("s", V1, "");
+    size_t writes = reg->writes;
+    fake_leader_t leader;
+    leader_start(&leader);
+    reg->leader = 0;
+    snprintf(reg->leader_url, sizeof reg->leader_url, "http://127.0.0.1:%d", leader.port);
+    char *body = schema_body(V2, "");
+    send_ct("POST", "/subjects/s/versions?normalize=true", "application/json", body);
+    pthread_join(leader.thread, NULL);
+    close(leader.fd);
+    /* The leader's status and body, unchanged; nothing written here. */
+    expect_body(409, "{\"error_code\":40901,\"message\":\"from leader\"}");
+    ck_assert_uint_eq(reg->writes, writes);
+    static const char line[] = "POST /subjects/s/versions?normalize=true HTTP/1.1\r\n";
+    ck_assert_msg(strncmp(leader.request, line, sizeof line - 1) == 0, "%s", leader.request);
+    ck_assert_ptr_nonnull(strstr(leader.request, "Content-Type: application/json\r\n"));
+    ck_assert_ptr_nonnull(strstr(leader.request, body));
+    free(body);
+}
+END_TEST
+
 START_TEST(followers_and_store_failures)
 {
     register_ok("s", V1, "");
@@ -895,6 +973,7 @@ int main(void)
     tcase_add_test(tc, compatibility_endpoint);
     tcase_add_test(tc, contexts);
     tcase_add_test(tc, followers_and_store_failures);
+    tcase_add_test(tc, follower_forwards_verbatim);
     tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
     return unit_run(s);
