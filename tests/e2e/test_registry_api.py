@@ -440,6 +440,11 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.assertEqual(self.c.ok("DELETE", "/config/cfg-s")["compatibilityLevel"], "FULL")
         self.c.error("GET", "/config/cfg-s", 404, 40408)
         # The subject's level decides registrations.
+        # Other settings are stored and returned beside the level.
+        out = self.c.ok("PUT", "/config/cfg-norm", {"compatibility": "FULL_TRANSITIVE", "normalize": True})
+        self.assertEqual(out, {"compatibility": "FULL_TRANSITIVE", "normalize": True})
+        self.assertEqual(self.c.ok("GET", "/config/cfg-norm"), {"compatibilityLevel": "FULL_TRANSITIVE",
+                                                                "normalize": True})
         self.c.ok("PUT", "/config/cfg-none2", {"compatibility": "NONE"})
         self.register("cfg-none2", rec("Cfg", ("a", "int")))
         self.register("cfg-none2", rec("Cfg", ("b", "string")))
@@ -471,6 +476,10 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.c.error("DELETE", "/subjects/ro-del/versions/1", 422, 42205)
         self.c.error("DELETE", "/subjects/ro-del", 422, 42205)
         self.assert_unchanged(before, "deletes in READONLY mode")
+        # Reads, lookups and compatibility checks go on.
+        self.assertEqual(self.c.ok("POST", "/subjects/ro-del", {"schema": rec("RoDel", ("a", "int"))})["version"], 1)
+        self.assertIs(self.c.ok("POST", "/compatibility/subjects/ro-del/versions/latest",
+                                {"schema": rec("RoDel", ("a", "int"), ("b", "int", 0))})["is_compatible"], True)
         self.assertEqual(self.c.version("ro-del", 1)["version"], 1)
         self.c.ok("DELETE", "/mode/ro-del")
         self.assertEqual(self.c.ok("DELETE", "/mode/ro-s"), {"mode": "READONLY"})
@@ -516,11 +525,17 @@ class RegistryApiTest(SharedRegistryTestCase):
         r = self.c.request("POST", "/subjects/%s/versions" % s, {"schema": b, "id": 7001, "version": 4})
         self.assertEqual(r.status, 422, r)
         self.assertIn(r.error_code, (42205, 42207), r)
+        # Imports are not checked for compatibility (the subject's level is BACKWARD).
+        c = rec("Imp", ("zz", "string"))
+        self.assertEqual(self.c.ok("POST", "/subjects/%s/versions" % s, {"schema": c, "id": 7010, "version": 4})
+                         ["id"], 7010)
+        self.assertEqual(self.c.versions(s), [3, 4])
+        self.c.ok("PUT", "/config/%s" % s, {"compatibility": "NONE"})
         self.assertEqual(self.c.ok("PUT", "/mode/%s" % s, {"mode": "READWRITE"}), {"mode": "READWRITE"})
-        # Back in READWRITE: the next version follows the imported one, the next id is past it.
+        # Back in READWRITE: the next version follows the imported ones, the next id is past them.
         out = self.register(s, b)
-        self.assertGreater(out["id"], 7001)
-        self.assertEqual(self.c.version(s, "latest")["version"], 4)
+        self.assertGreater(out["id"], 7010)
+        self.assertEqual(self.c.version(s, "latest")["version"], 5)
         # A subject with versions goes to IMPORT only with force=true.
         self.c.error("PUT", "/mode/%s" % s, 422, 42205, {"mode": "IMPORT"})
         self.assertEqual(self.c.ok("PUT", "/mode/%s" % s, {"mode": "IMPORT"}, params={"force": "true"}),
