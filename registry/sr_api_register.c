@@ -462,11 +462,16 @@ static int decide(sr_api_call_t *call, sr_api_schema_input_t *in, bool *normaliz
     }
     int64_t want_id = json_is_integer(id_json) ? json_integer_value(id_json) : -1;
     int64_t want_version = json_is_integer(version_json) ? json_integer_value(version_json) : 0;
-    if (want_id == 0 || want_id > INT32_MAX || want_id < -1) {
+    /* Clients that always send the fields send 0 (or -1) for "none". */
+    if (want_id <= 0)
+        want_id = -1;
+    if (want_version < 0)
+        want_version = 0;
+    if (want_id > INT32_MAX) {
         sr_api__error(call, SR_E_INVALID_SCHEMA, "Invalid schema id %lld", (long long)want_id);
         return -1;
     }
-    if (want_version < 0 || want_version > INT32_MAX) {
+    if (want_version > INT32_MAX) {
         sr_api__error(call, SR_E_INVALID_VERSION,
                       "The specified version '%lld' is not a valid version id. Allowed values "
                       "are between [1, 2^31-1] and the string \"latest\"",

@@ -407,6 +407,11 @@ START_TEST(incompatible_and_explicit_version)
     /* force=true skips the check. */
     post_schema("/subjects/s/versions?force=true", BAD, "");
     ck_assert_int_eq(resp.status, 200);
+    /* id 0 and version 0 mean none (clients that always send the fields). */
+    post_schema("/subjects/s/versions", V1, "{\"id\":0,\"version\":0}");
+    ck_assert_int_eq(resp.status, 200);
+    post_schema("/subjects/s/versions", V1, "{\"id\":2147483648}");
+    expect_error(422, 42201);
     /* Outside IMPORT an explicit version must be the next one. */
     post_schema("/subjects/s/versions", V2, "{\"version\":7}");
     expect_error(422, 42201);
