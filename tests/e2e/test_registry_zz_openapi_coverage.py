@@ -20,6 +20,36 @@ class OpenApiCoverageTest(unittest.TestCase):
         spec = openapi_check.Spec.load()
         self.assertEqual(openapi_check.check_document(spec), [])
 
+    def test_checker_catches_what_does_not_conform(self):
+        """The checker is not vacuous: each kind of deviation is reported."""
+        spec = openapi_check.Spec.load()
+        v1 = "application/vnd.schemaregistry.v1+json"
+        version = b'{"subject":"s","version":1,"id":1,"schema":"\\"int\\""}'
+        self.assertEqual(spec.check_response("GET", "/subjects/s/versions/1", 200, v1, version), [])
+        self.assertEqual(spec.check_response("GET", "/subjects/a%2Fb/versions/latest", 200, v1, version), [])
+        bad = {
+            "an extra field": ("GET", "/subjects/s/versions/1", 200, v1,
+                               b'{"subject":"s","version":1,"id":1,"schema":"x","extra":1}'),
+            "a missing field": ("GET", "/subjects/s/versions/1", 200, v1, b'{"subject":"s","version":1,"id":1}'),
+            "a wrong type": ("GET", "/subjects/s/versions/1", 200, v1,
+                             b'{"subject":"s","version":"1","id":1,"schema":"x"}'),
+            "an undeclared status": ("GET", "/subjects", 409, v1, b'{"error_code":409,"message":"x"}'),
+            "an error code not for this status": ("GET", "/subjects/s/versions/1", 404, v1,
+                                                  b'{"error_code":40403,"message":"x"}'),
+            "another content type": ("GET", "/subjects", 200, "text/plain", b'[]'),
+            "a body that is not JSON": ("GET", "/subjects", 200, v1, b'[oops'),
+            "an unknown path answered 200": ("GET", "/nope", 200, v1, b'{}'),
+            "a known path, another method, answered 404": ("PATCH", "/subjects", 404, v1,
+                                                           b'{"error_code":404,"message":"x"}'),
+            "a body where none is declared": ("DELETE", "/contexts/.x", 204, v1, b'{}'),
+        }
+        for what, args in bad.items():
+            self.assertTrue(spec.check_response(*args), "the checker let %s through" % what)
+        self.assertEqual(spec.match("GET", "/schemas/types")[0], "/schemas/types")
+        self.assertEqual(spec.match("GET", "/schemas/ids/7")[0], "/schemas/ids/{id}")
+        self.assertEqual(spec.match("GET", "/subjects/s/versions/1/referencedby")[0],
+                         "/subjects/{subject}/versions/{version}/referencedby")
+
     def test_zz_every_operation_exercised_and_every_response_conformed(self):
         spec = openapi_check.Spec.load()
         rec = registry_client.recorder()
