@@ -157,6 +157,84 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.assertIn("message Proto", raw.text)
         self.assertEqual(self.c.ok("GET", "/schemas/ids/%d" % pid)["schemaType"], "PROTOBUF")
 
+    def check(self, subject, schema, schema_type, version="latest"):
+        body = {"schema": schema, "schemaType": schema_type}
+        return self.c.ok("POST", "/compatibility/subjects/%s/versions/%s" % (quote(subject), version), body,
+                         params={"verbose": "true"})
+
+    def test_json_schema_compatibility(self):
+        s = "json-compat"
+        closed = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}
+        self.register(s, json.dumps(closed), schema_type="JSON")
+        # Every document valid under the old schema must be valid under the new one.
+        added = dict(closed, properties={"a": {"type": "string"}, "b": {"type": "integer"}})
+        self.assertIs(self.check(s, json.dumps(added), "JSON")["is_compatible"], True)
+        retyped = dict(closed, properties={"a": {"type": "integer"}})
+        out = self.check(s, json.dumps(retyped), "JSON")
+        self.assertIs(out["is_compatible"], False)
+        self.assertIn("TYPE_CHANGED", "\n".join(out.get("messages", [])), out)
+        before = self.c.snapshot()
+        self.c.error("POST", "/subjects/%s/versions" % s, 409, INCOMPATIBLE,
+                     {"schema": json.dumps(retyped), "schemaType": "JSON"})
+        self.assert_unchanged(before, "an incompatible JSON Schema")
+        # An open content model: adding a property is incompatible under STRICT, allowed under LENIENT.
+        o = "json-open"
+        self.register(o, json.dumps({"type": "object", "properties": {"a": {"type": "string"}}}), schema_type="JSON")
+        more = json.dumps({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}})
+        out = self.check(o, more, "JSON")
+        self.assertIs(out["is_compatible"], False)
+        self.assertIn("PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", "\n".join(out.get("messages", [])), out)
+        self.c.ok("PUT", "/config/%s" % o, {"compatibility": "BACKWARD", "compatibilityPolicy": "LENIENT"})
+        self.assertEqual(self.c.ok("GET", "/config/%s" % o).get("compatibilityPolicy"), "LENIENT")
+        self.assertIs(self.check(o, more, "JSON")["is_compatible"], True)
+        # Another schema type is never compatible.
+        self.assertIs(self.check(o, rec("Other", ("a", "string")), "AVRO")["is_compatible"], False)
+
+    def test_json_schema_references(self):
+        address = json.dumps({"type": "object", "properties": {"street": {"type": "string"}}})
+        person = json.dumps({"type": "object", "properties": {"home": {"$ref": "address.json"}}})
+        refs = [{"name": "address.json", "subject": "json-address", "version": 1}]
+        aid = self.register("json-address", address, schema_type="JSON")["id"]
+        pid = self.register("json-person", person, schema_type="JSON", references=refs)["id"]
+        v = self.c.version("json-person", 1)
+        self.assertEqual((v["schemaType"], v["references"]), ("JSON", refs))
+        self.assertEqual(self.c.ok("GET", "/subjects/json-address/versions/1/referencedby"), [pid])
+        self.c.error("DELETE", "/subjects/json-address/versions/1", 422, 42206)
+        self.assertNotEqual(aid, pid)
+        # An invalid JSON Schema is 42201.
+        self.c.error("POST", "/subjects/json-bad/versions", 422, 42201,
+                     {"schema": json.dumps({"type": "no-such-type"}), "schemaType": "JSON"})
+
+    def test_protobuf_references_and_compatibility(self):
+        common = ('syntax = "proto3";\npackage e2e.common;\n\n'
+                  'message Money {\n  int64 units = 1;\n  string currency = 2;\n}\n')
+        order = ('syntax = "proto3";\npackage e2e.order;\n\nimport "e2e/common.proto";\n\n'
+                 'message Order {\n  string id = 1;\n  e2e.common.Money total = 2;\n}\n')
+        refs = [{"name": "e2e/common.proto", "subject": "e2e/common.proto", "version": 1}]
+        self.register("e2e/common.proto", common, schema_type="PROTOBUF")
+        oid = self.register("proto-order", order, schema_type="PROTOBUF", references=refs)["id"]
+        v = self.c.version("proto-order", 1)
+        self.assertEqual((v["schemaType"], v["references"]), ("PROTOBUF", refs))
+        self.assertEqual(self.c.ok("GET", "/subjects/%s/versions/1/referencedby" % quote("e2e/common.proto")),
+                         [oid])
+        # A field added: compatible. A message field turned into a string: FIELD_KIND_CHANGED.
+        added = order.replace("  e2e.common.Money total = 2;\n", "  e2e.common.Money total = 2;\n  string note = 3;\n")
+        body = {"schema": added, "schemaType": "PROTOBUF", "references": refs}
+        self.assertIs(self.c.ok("POST", "/compatibility/subjects/proto-order/versions/latest", body)["is_compatible"],
+                      True)
+        kind = order.replace("e2e.common.Money total = 2;", "string total = 2;")
+        body = {"schema": kind, "schemaType": "PROTOBUF", "references": refs}
+        out = self.c.ok("POST", "/compatibility/subjects/proto-order/versions/latest", body,
+                        params={"verbose": "true"})
+        self.assertIs(out["is_compatible"], False)
+        self.assertIn("FIELD_KIND_CHANGED", "\n".join(out.get("messages", [])), out)
+        # A missing import is refused.
+        self.c.error("POST", "/subjects/proto-bad/versions", 422, 42201,
+                     {"schema": order, "schemaType": "PROTOBUF"})
+        # Syntax errors are 42201.
+        self.c.error("POST", "/subjects/proto-bad/versions", 422, 42201,
+                     {"schema": "syntax = \"proto3\"; message {", "schemaType": "PROTOBUF"})
+
     def test_subject_with_a_slash(self):
         # Protobuf imports become subjects like "a/b/c.proto"; the path carries them as %2F.
         subject = "e2e/types/odd.proto"
