@@ -674,6 +674,14 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.assertNotEqual(plain["id"], sid)
         self.assertNotIn("metadata", self.c.version("md-plain", 1))
 
+    def test_invalid_rule_set(self):
+        before = self.c.snapshot()
+        for rule in ({"name": "not a name!", "kind": "CONDITION", "type": "CEL", "expr": "true"},
+                     {"name": "noType", "kind": "CONDITION", "expr": "true"}):
+            self.c.error("POST", "/subjects/rules-bad/versions", 422, 42210,
+                         {"schema": rec("Rules", ("a", "int")), "ruleSet": {"domainRules": [rule]}})
+        self.assert_unchanged(before, "an invalid rule set")
+
     # -- listings -----------------------------------------------------------------
 
     def test_schema_and_subject_listings(self):
