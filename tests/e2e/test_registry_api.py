@@ -6,14 +6,17 @@ registry_client, and bad requests are checked to leave the registry's state
 unchanged."""
 
 import json
+import threading
 import unittest
 
 try:
     from . import harness
-    from .registry_client import JSON, OCTET, SR_JSON, V1_JSON, SharedRegistryTestCase, avro_record, quote
+    from .registry_client import (JSON, OCTET, SR_JSON, V1_JSON, RegistryClient, SharedRegistryTestCase,
+                                  avro_record, quote)
 except ImportError:  # run from inside tests/e2e
     import harness
-    from registry_client import JSON, OCTET, SR_JSON, V1_JSON, SharedRegistryTestCase, avro_record, quote
+    from registry_client import (JSON, OCTET, SR_JSON, V1_JSON, RegistryClient, SharedRegistryTestCase,
+                                 avro_record, quote)
 
 INCOMPATIBLE = (409, 40901)  # error_code 409 before Confluent 8.0.4, 40901 after
 OVERSIZE = 20 * 1024 * 1024  # past the registry's request size limit (16 MiB)
@@ -752,6 +755,38 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.assertIn(sid, [x["id"] for x in ids])
         self.c.error("GET", "/schemas/guids/00000000-0000-0000-0000-000000000000", 404, 40403)
         self.c.error("GET", "/schemas/guids/00000000-0000-0000-0000-000000000000/ids", 404, 40403)
+
+    # -- many clients at once -------------------------------------------------------
+
+    def test_concurrent_clients(self):
+        """Eight clients on their own connections mixing writes, reads and errors."""
+        errors = []
+
+        def client(t):
+            c = RegistryClient(self.registry.broker.registry_url, source="concurrent")
+            try:
+                for i in range(15):
+                    schema = rec("Conc%d" % t, ("f%d" % i, "int"))
+                    subject = "conc-%d-%d" % (t, i % 3)
+                    c.ok("PUT", "/config/%s" % subject, {"compatibility": "NONE"})
+                    sid = c.register(subject, schema)["id"]
+                    found = c.ok("POST", "/subjects/%s" % subject, {"schema": schema})
+                    if found["id"] != sid:
+                        errors.append("lookup of %s gave id %s, registered as %s" % (subject, found["id"], sid))
+                    c.ok("GET", "/schemas/ids/%d" % sid)
+                    c.error("GET", "/subjects/conc-none-%d/versions" % t, 404, 40401)
+                    c.ok("GET", "/subjects", params={"subjectPrefix": "conc-%d-" % t})
+            except AssertionError as e:
+                errors.append("client %d: %s" % (t, e))
+
+        threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=120)
+        self.assertEqual(errors, [])
+        for t in range(8):
+            self.assertEqual(sum(len(self.c.versions("conc-%d-%d" % (t, k))) for k in range(3)), 15)
 
     # -- bad input: an error body, and nothing stored -------------------------------------
 
