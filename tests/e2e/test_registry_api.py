@@ -116,6 +116,19 @@ class RegistryApiTest(SharedRegistryTestCase):
         versions = self.c.ok("GET", "/schemas/ids/%d/versions" % id_a)
         self.assertEqual(sorted((x["subject"], x["version"]) for x in versions), [("same-other", 1), ("same-s", 1)])
 
+    def test_same_schema_written_differently_is_not_a_new_version(self):
+        # Avro schemas are stored in canonical form: layout, key order and {"type": T} for T are not identity.
+        s = "canon-s"
+        first = self.register(s, '"string"')["id"]
+        for text in ('{"type": "string"}', ' "string" ', '{ "type" : "string" }'):
+            out = self.register(s, text)
+            self.assertEqual(out["id"], first, text)
+        self.assertEqual(self.c.versions(s), [1])
+        rec_a = '{"type":"record","name":"Canon","namespace":"e2e","fields":[{"name":"a","type":"int"}]}'
+        rec_b = '{"fields":[{"type":{"type":"int"},"name":"a"}],"namespace":"e2e","name":"Canon","type":"record"}'
+        self.assertEqual(self.register("canon-r", rec_a)["id"], self.register("canon-r", rec_b)["id"])
+        self.assertEqual(self.c.versions("canon-r"), [1])
+
     def test_normalize(self):
         schema = {"type": "record", "name": "Norm", "namespace": "e2e", "fields": [{"name": "a", "type": "int"}]}
         sid = self.register("norm-s", json.dumps(schema), params={"normalize": "true"})["id"]
@@ -804,6 +817,7 @@ class RegistryApiTest(SharedRegistryTestCase):
                          {"schema": rec("Bad", ("a", "int"), ("b", "nosuchtype", 0))})
         self.assertIn("nosuchtype", r.message, "42201 does not name the problem: %r" % r.message)
         self.c.error("POST", path, 422, 42201, {"schema": "{\"type\": \"record\", \"name\": \"Bad\"}"})
+        self.c.error("POST", path, 422, 42201, {"schema": rec("Bad", ("1bad", "int"))})
         self.c.error("POST", path, 422, 42201, {"schema": "{not json either"})
         self.c.error("POST", path, 422, (42201,), {"schema": ""})
         self.c.error("POST", "/subjects/%s" % s, 422, 42201, {"schema": "{\"type\": \"nosuchtype\"}"})
