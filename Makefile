@@ -121,11 +121,21 @@ broker/protocol/kp_messages.c broker/protocol/kp_messages.h &: broker/protocol/g
 # Fuzz targets: libFuzzer via clang, each run briefly from its seed corpus.
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+# The libraries are compiled once with clang's fuzzing instrumentation into
+# one archive; each target links only the objects it needs from it (a target
+# that needs a registry defines a stand-in of its own).
 FUZZ_LIB_SRCS := $(SERDE_SRCS) $(COMPAT_SRCS) $(REGISTRY_SRCS) $(BROKER_SRCS)
+FUZZ_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB := build/fuzz/libstrand-fuzz.a
 FUZZ_SECONDS ?= 20
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS_BASE)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_LIB_SRCS:%.c=build/fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_BASE)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		name=$$(basename $$f); mkdir -p build/fuzz/corpus/$$name; \

@@ -76,6 +76,7 @@ struct sr_registry {
     bool leader_eligibility;
 
     char url[300];            /* as bound, printed */
+    char cluster_id[128];     /* the Kafka cluster's, "" when unknown */
     char advertised_host[256]; /* given to the other registries */
     int port;
 
@@ -295,6 +296,9 @@ int sr_registry_start(const sr_registry_config_t *config, sr_registry_t **out, s
         sr_registry_stop(registry);
         return rc;
     }
+    if (sr_store_cluster_id(registry->store, registry->cluster_id, sizeof registry->cluster_id,
+                            registry->init_timeout_ms) != 0)
+        sd_warn("registry", "the Kafka cluster gave no cluster id");
     atomic_store(&registry->ready, true);
 
     if (config->host_name && *config->host_name) {
@@ -445,6 +449,16 @@ const char *sr_registry_default_compatibility(sr_registry_t *registry)
 size_t sr_registry_max_schema_bytes(sr_registry_t *registry)
 {
     return registry->max_schema_bytes;
+}
+
+const char *sr_registry_kafka_cluster_id(sr_registry_t *registry)
+{
+    return registry->cluster_id;
+}
+
+const char *sr_registry_group_id(sr_registry_t *registry)
+{
+    return registry->group_id;
 }
 
 int sr_registry_forward_timeout_ms(sr_registry_t *registry)

@@ -114,11 +114,10 @@ void sr_api__delete_context(sr_api_call_t *call)
 
 void sr_api__metadata_id(sr_api_call_t *call)
 {
-    /* Confluent names the Kafka cluster's id here; the REST layer does not
-     * know it, so it stays empty. */
     sr_api__reply(call, 200,
                   json_pack("{s:{s:[],s:{s:s,s:s}}}", "scope", "path", "clusters", "kafka-cluster",
-                            "", "schema-registry-cluster", "schema-registry"));
+                            sr_registry_kafka_cluster_id(call->registry),
+                            "schema-registry-cluster", sr_registry_group_id(call->registry)));
 }
 
 void sr_api__metadata_version(sr_api_call_t *call)

@@ -32,6 +32,8 @@ struct sr_http {
 
 /* One request in progress: its body so far. */
 typedef struct http_request {
+    char *raw_uri; /* path and query exactly as received (not percent-decoded) */
+    int started;   /* the access handler has seen the request */
     char *body;
     size_t len;
     size_t cap;
@@ -161,11 +163,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     (void)version;
     sr_http_t *http = cls;
     http_request_t *req = *con_cls;
-    if (!req) {
-        req = sd_malloc(sizeof *req);
-        if (!req)
-            return MHD_NO;
-        memset(req, 0, sizeof *req);
+    if (!req)
+        return MHD_NO; /* on_uri could not allocate it */
+    if (!req->started) {
+        req->started = 1;
         const char *length =
             MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length) {
@@ -175,7 +176,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                 req->declared = (size_t)declared;
             }
         }
-        *con_cls = req;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -226,7 +226,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                  ARGS_MAX);
         return send_response(connection, 400, body, len, NULL);
     }
-    char *raw = path_and_query(url, &args);
+    /* The raw URI keeps "%2F" inside a subject name one path segment; the
+     * re-encoded form is the fallback should it be missing. */
+    char *raw = req->raw_uri ? sd_strdup(req->raw_uri) : path_and_query(url, &args);
     if (!raw)
         return send_response(connection, 500, NULL, 0, NULL);
     sr_request_t request = {
@@ -256,10 +258,25 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     (void)toe;
     http_request_t *req = *con_cls;
     if (req) {
+        free(req->raw_uri);
         free(req->body);
         free(req);
         *con_cls = NULL;
     }
+}
+
+/* Called first for each request with its URI as received: the request's
+ * state starts here, so the raw URI is kept. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    (void)connection;
+    http_request_t *req = sd_malloc(sizeof *req);
+    if (!req)
+        return NULL;
+    memset(req, 0, sizeof *req);
+    req->raw_uri = sd_strdup(uri ? uri : "/");
+    return req;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -339,7 +356,8 @@ int sr_http_start(const sr_http_config_t *config, sr_registry_t *registry, sr_ht
     http->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, http,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, http, MHD_OPTION_LISTEN_SOCKET, http->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_URI_LOG_CALLBACK, on_uri, http,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!http->daemon) {
         close(http->listen_fd);

@@ -56,5 +56,9 @@ int sr_registry_leader(sr_registry_t *registry, char *url, size_t url_len);
 const char *sr_registry_default_compatibility(sr_registry_t *registry); /* "BACKWARD" */
 size_t sr_registry_max_schema_bytes(sr_registry_t *registry);
 int sr_registry_forward_timeout_ms(sr_registry_t *registry);
+/* The Kafka cluster's id ("" when it did not say) and the election group
+ * (Confluent's "schema-registry-cluster"), for /v1/metadata/id. */
+const char *sr_registry_kafka_cluster_id(sr_registry_t *registry);
+const char *sr_registry_group_id(sr_registry_t *registry);
 
 #endif

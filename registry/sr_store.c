@@ -811,3 +811,15 @@ void sr_store_close(sr_store_t *store)
     sd_free(store->topic);
     sd_free(store);
 }
+
+int sr_store_cluster_id(sr_store_t *store, char *buf, size_t len, int timeout_ms)
+{
+    if (len)
+        buf[0] = '\0';
+    char *id = rd_kafka_clusterid(store->producer, timeout_ms);
+    if (!id)
+        return SR_STORE_ERR;
+    snprintf(buf, len, "%s", id);
+    rd_kafka_mem_free(store->producer, id);
+    return 0;
+}

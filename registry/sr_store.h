@@ -75,4 +75,8 @@ int64_t sr_store_applied_offset(sr_store_t *store);
  * by then are abandoned. No write may be running. NULL is allowed. */
 void sr_store_close(sr_store_t *store);
 
+/* Copies the Kafka cluster's id into buf (NUL-terminated, truncated to len);
+ * 0, or SR_STORE_ERR when the cluster did not give one within timeout_ms. */
+int sr_store_cluster_id(sr_store_t *store, char *buf, size_t len, int timeout_ms);
+
 #endif

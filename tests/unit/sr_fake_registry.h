@@ -130,4 +130,16 @@ int sr_registry_forward_timeout_ms(sr_registry_t *registry)
     return 2000;
 }
 
+const char *sr_registry_kafka_cluster_id(sr_registry_t *registry)
+{
+    (void)registry;
+    return "fake-cluster";
+}
+
+const char *sr_registry_group_id(sr_registry_t *registry)
+{
+    (void)registry;
+    return "schema-registry";
+}
+
 #endif
