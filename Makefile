@@ -30,7 +30,7 @@ OBJDIR := $(OUT)/obj
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(LDSAN) -pthread $(EXTRA_LDFLAGS)
 
-SERDE_SRCS := $(sort $(wildcard serde/base/*.c serde/avro/*.c))
+SERDE_SRCS := $(sort $(wildcard serde/base/*.c serde/avro/*.c serde/wire/*.c serde/client/*.c serde/core/*.c))
 # compat/strand_compat.c is the CLI's main; the rest is libstrand-compat.
 COMPAT_SRCS := $(sort $(filter-out compat/strand_compat.c,$(wildcard compat/*.c)))
 # registry/main.c is strand-registry's main; the rest is libstrand-registry.
