@@ -18,6 +18,7 @@ import io
 import json
 import struct
 import sys
+import time
 import types
 import unittest
 
@@ -358,6 +359,37 @@ class RegistryClientsTest(SharedRegistryTestCase):
         self.assertEqual([r.value for r in records], payloads)
         deser = AvroDeserializer(self.sr())
         self.assertEqual([deser(r.value, ctx) for r in records], values)
+
+    def test_serializing_producer_and_deserializing_consumer(self):
+        from confluent_kafka import OFFSET_BEGINNING, DeserializingConsumer, SerializingProducer, TopicPartition
+        from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+        from confluent_kafka.serialization import StringDeserializer, StringSerializer
+        broker = self.registry.broker
+        topic = "avro-producer"
+        harness.create_topic(broker.bootstrap, topic)
+        schema = avro_record("Event", ("kind", "string"), ("at", "long"), namespace="e2e")
+        producer = SerializingProducer(harness.client_config(broker.bootstrap, **{
+            "key.serializer": StringSerializer("utf_8"), "value.serializer": AvroSerializer(self.sr(), schema),
+            "acks": "all"}))
+        sent = [{"kind": "k%d" % i, "at": 1000 * i} for i in range(5)]
+        for i, v in enumerate(sent):
+            producer.produce(topic, key="key-%d" % i, value=v)
+        self.assertEqual(producer.flush(30), 0)
+        consumer = DeserializingConsumer(harness.client_config(broker.bootstrap, **{
+            "group.id": "strand-e2e-avro", "enable.auto.commit": False,
+            "key.deserializer": StringDeserializer("utf_8"), "value.deserializer": AvroDeserializer(self.sr())}))
+        got = []
+        try:
+            consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+            deadline = time.monotonic() + 30
+            while len(got) < len(sent) and time.monotonic() < deadline:
+                msg = consumer.poll(0.2)
+                if msg is not None and msg.error() is None:
+                    got.append((msg.key(), msg.value()))
+        finally:
+            consumer.close()
+        self.assertEqual(got, [("key-%d" % i, v) for i, v in enumerate(sent)])
+        self.assertEqual(self.c.versions("%s-value" % topic), [1])
 
     def test_json_serializer_round_trip(self):
         from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
