@@ -6,12 +6,12 @@ registry, snapshots of the registry's whole state).
 
 Every response seen is recorded, one JSON line per response, with its
 (method, path template, status) and the problems found, in
-$STRAND_E2E_RECORD or else <build output>/e2e/registry-openapi.jsonl (the
-build output is the directory above STRAND_BIN's bin/). Lines carry the id of
-the run (run_all.py's process, or $STRAND_E2E_RUN_ID), so that
-test_registry_zz_openapi_coverage.py, which runs after every other registry
-module, can check that this run exercised every operation of the spec and
-that no response failed validation.
+$STRAND_E2E_RECORD or else <build output>/e2e/registry-openapi-<run>.jsonl
+(the build output is the directory above STRAND_BIN's bin/). The run is
+run_all.py's process (every module is its child), or $STRAND_E2E_RUN_ID, so
+that test_registry_zz_openapi_coverage.py, which runs after every other
+registry module, can check that this run exercised every operation of the
+spec and that no response failed validation.
 """
 
 import http.server
@@ -60,37 +60,53 @@ def run_id():
     return "%d-%s" % (ppid, _process_start(ppid))
 
 
-def record_path():
+RECORD_KEEP_SECONDS = 24 * 3600  # other runs' record files older than this are removed
+
+
+def record_path(run=None):
+    """$STRAND_E2E_RECORD, or one file per run under the build output, so
+    that runs side by side in one checkout do not mix or prune each other."""
     explicit = os.environ.get("STRAND_E2E_RECORD")
     if explicit:
         return explicit
     out = os.path.dirname(os.path.dirname(harness.strand_binary()))
-    return os.path.join(out, "e2e", "registry-openapi.jsonl")
+    return os.path.join(out, "e2e", "registry-openapi-%s.jsonl" % (run or run_id()))
 
 
 class Recorder:
-    """Appends one line per response; the first write of a process drops the
-    lines of earlier runs so the file holds one run."""
+    """Appends one JSON line per response (O_APPEND, so the modules of a run
+    and the threads of a module add whole lines); lines carry the run id, and
+    entries() returns this run's. The first write of a process removes other
+    runs' files once they are a day old."""
 
     _lock = threading.Lock()
     _pruned = False
 
     def __init__(self, path=None):
-        self.path = path or record_path()
         self.run = run_id()
+        self.path = path or record_path(self.run)
 
     def write(self, entry):
         entry = dict(entry, run=self.run, time=time.time())
         with Recorder._lock:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            directory = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(directory, exist_ok=True)
             if not Recorder._pruned:
                 Recorder._pruned = True
-                keep = [r for r in self._read_raw() if r.get("run") == self.run]
-                with open(self.path, "w") as f:
-                    for r in keep:
-                        f.write(json.dumps(r) + "\n")
+                self._prune(directory)
             with open(self.path, "a") as f:
                 f.write(json.dumps(entry) + "\n")
+
+    def _prune(self, directory):
+        limit = time.time() - RECORD_KEEP_SECONDS
+        for name in os.listdir(directory):
+            path = os.path.join(directory, name)
+            if (name.startswith("registry-openapi-") and name.endswith(".jsonl") and path != self.path):
+                try:
+                    if os.path.getmtime(path) < limit:
+                        os.unlink(path)
+                except OSError:
+                    pass
 
     def _read_raw(self):
         try:
