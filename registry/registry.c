@@ -17,6 +17,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "sr_api_cache.h"
 #include "sr_http.h"
 #include "sr_leader.h"
 #include "sr_registry_int.h"
@@ -84,6 +85,7 @@ struct sr_registry {
     sr_store_t *store;
     sr_leader_t *leader;
     sr_http_t *http;
+    sr_api_cache_t *api_cache;
     atomic_bool ready;
 
     pthread_mutex_t write_mutex;
@@ -258,7 +260,8 @@ int sr_registry_start(const sr_registry_config_t *config, sr_registry_t **out, s
     registry->leader_eligibility = config->leader_eligibility;
 
     registry->state = sr_state_new();
-    if (!registry->state) {
+    registry->api_cache = sr_api_cache_new(4096);
+    if (!registry->state || !registry->api_cache) {
         sr_registry_stop(registry);
         return sd_err_set(err, SD_ERR_NOMEM, "out of memory starting the registry");
     }
@@ -360,6 +363,7 @@ void sr_registry_stop(sr_registry_t *registry)
         sr_store_close(registry->store);
     if (registry->state)
         sr_state_free(registry->state);
+    sr_api_cache_free(registry->api_cache);
     pthread_cond_destroy(&registry->leader_changed);
     pthread_mutex_destroy(&registry->leader_mutex);
     pthread_mutex_destroy(&registry->write_mutex);
@@ -454,6 +458,11 @@ size_t sr_registry_max_schema_bytes(sr_registry_t *registry)
 const char *sr_registry_kafka_cluster_id(sr_registry_t *registry)
 {
     return registry->cluster_id;
+}
+
+struct sr_api_cache *sr_registry_api_cache(sr_registry_t *registry)
+{
+    return registry->api_cache;
 }
 
 const char *sr_registry_group_id(sr_registry_t *registry)

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "sr_api_cache.h"
 #include "sr_api_int.h"
 
 #define MAX_SEGMENTS 8
@@ -441,6 +442,8 @@ void sr_api_handle(sr_registry_t *registry, const sr_request_t *req, sr_response
     bool too_many = false;
     char *context = NULL;
     char *path = NULL;
+    char *cache_key = NULL;
+    uint64_t generation = 0;
 
     resp->status = 500;
     resp->body = NULL;
@@ -453,6 +456,24 @@ void sr_api_handle(sr_registry_t *registry, const sr_request_t *req, sr_response
         sr_api__error(&call, SR_E_STARTING,
                       "The schema registry is still reading its store; retry shortly");
         return;
+    }
+
+    /* A GET answered before at the current state is answered again as is. */
+    sr_api_cache_t *cache = sr_registry_api_cache(registry);
+    if (cache && strcmp(req->method, "GET") == 0 && req->raw_path_and_query) {
+        generation = sr_state_generation(call.state);
+        const char *type = resp->content_type ? resp->content_type : "";
+        size_t key_len = strlen(req->raw_path_and_query) + strlen(type) + 2;
+        cache_key = sd_malloc(key_len);
+        if (cache_key) {
+            snprintf(cache_key, key_len, "%s\n%s", req->raw_path_and_query, type);
+            if (sr_api_cache_get(cache, cache_key, generation, &resp->body, &resp->body_len,
+                                 &resp->content_type)) {
+                resp->status = 200;
+                sd_free(cache_key);
+                return;
+            }
+        }
     }
 
     path = split_path(req, segments, &count, &too_many);
@@ -479,6 +500,11 @@ void sr_api_handle(sr_registry_t *registry, const sr_request_t *req, sr_response
     dispatch(&call, route_segments, count);
 
 done:
+    if (cache_key && resp->status == 200 && resp->body)
+        sr_api_cache_put(sr_registry_api_cache(registry), cache_key, generation, resp->body,
+                         resp->body_len ? resp->body_len : strlen(resp->body),
+                         resp->content_type);
+    sd_free(cache_key);
     json_decref(call.body);
     sd_free(call.subject);
     sd_free(call.joined);

@@ -59,6 +59,8 @@ int sr_registry_forward_timeout_ms(sr_registry_t *registry);
 /* The Kafka cluster's id ("" when it did not say) and the election group
  * (Confluent's "schema-registry-cluster"), for /v1/metadata/id. */
 const char *sr_registry_kafka_cluster_id(sr_registry_t *registry);
+/* The cache of GET answers (sr_api_cache.h), or NULL for none. */
+struct sr_api_cache *sr_registry_api_cache(sr_registry_t *registry);
 const char *sr_registry_group_id(sr_registry_t *registry);
 
 #endif

@@ -14,6 +14,7 @@
 #include "sr_state.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ struct sr_state {
     json_t *global_config;
     char *global_mode;
     int32_t max_id;
+    atomic_ullong generation; /* records applied so far */
 };
 
 /* ---- string map ---- */
@@ -743,6 +745,7 @@ void sr_state_apply(sr_state_t *state, const void *key, size_t key_len, const vo
                  (long long)offset);
         break;
     }
+    atomic_fetch_add(&state->generation, 1);
     pthread_rwlock_unlock(&state->lock);
     sr_key_clear(&k);
 }
@@ -896,4 +899,9 @@ void sr_state_versions_of(const sr_state_t *state, int32_t id, bool include_dele
                 fn(ctx, s, &s->versions[v]);
         }
     }
+}
+
+uint64_t sr_state_generation(const sr_state_t *state)
+{
+    return atomic_load(&((sr_state_t *)state)->generation);
 }

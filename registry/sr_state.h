@@ -65,6 +65,10 @@ void sr_state_free(sr_state_t *state);
 void sr_state_apply(sr_state_t *state, const void *key, size_t key_len, const void *value,
                     size_t value_len, int64_t offset, int64_t timestamp_ms);
 
+/* How many records have been applied: changes whenever the state may have.
+ * Needs no lock. */
+uint64_t sr_state_generation(const sr_state_t *state);
+
 void sr_state_read_lock(sr_state_t *state);
 void sr_state_read_unlock(sr_state_t *state);
 

@@ -194,6 +194,8 @@ def startup_figures(bin_dir, workdir, reps):
                     producer.poll(0.1)
         if producer.flush(60) != 0:
             raise RegistryBenchError("could not write the start-up schemas")
+        # Close the clients now, not after the broker has gone.
+        producer = admin = None
         starts, reads = [], []
         for rep in range(reps):
             t = time.perf_counter()

@@ -142,4 +142,10 @@ const char *sr_registry_group_id(sr_registry_t *registry)
     return "schema-registry";
 }
 
+struct sr_api_cache *sr_registry_api_cache(sr_registry_t *registry)
+{
+    (void)registry;
+    return NULL;
+}
+
 #endif
