@@ -117,8 +117,7 @@ int strand_registry_get_by_id(strand_registry_client_t *client, int32_t id,
                               const strand_registry_schema_t **out, strand_registry_error_t *err);
 /* GET /schemas/guids/{guid} (guid as text); cached forever. */
 int strand_registry_get_by_guid(strand_registry_client_t *client, const char *guid,
-                                const strand_registry_schema_t **out,
-                                strand_registry_error_t *err);
+                                const strand_registry_schema_t **out, strand_registry_error_t *err);
 /* POST /subjects/{subject}/versions[?normalize=true]: the record holds the id
  * (and guid and version when the registry sends them) and the schema text
  * the registry returned, else the one sent. Cached forever per (subject,
@@ -133,15 +132,15 @@ int strand_registry_lookup(strand_registry_client_t *client, const char *subject
                            const strand_registry_schema_t **out, strand_registry_error_t *err);
 /* GET /subjects/{subject}/versions/latest; cached for latest.cache.ttl.sec. */
 int strand_registry_get_latest(strand_registry_client_t *client, const char *subject,
-                               const strand_registry_schema_t **out,
-                               strand_registry_error_t *err);
+                               const strand_registry_schema_t **out, strand_registry_error_t *err);
 /* GET /subjects/{subject}/versions/{version}; cached forever. */
 int strand_registry_get_version(strand_registry_client_t *client, const char *subject,
                                 int32_t version, const strand_registry_schema_t **out,
                                 strand_registry_error_t *err);
 
 /* Takes another reference (returns schema). */
-const strand_registry_schema_t *strand_registry_schema_retain(const strand_registry_schema_t *schema);
+const strand_registry_schema_t *
+strand_registry_schema_retain(const strand_registry_schema_t *schema);
 /* Drops one reference; the last frees the record. NULL is a no-op. */
 void strand_registry_schema_release(const strand_registry_schema_t *schema);
 
@@ -153,8 +152,7 @@ typedef struct strand_registry_stats {
     uint64_t cache_joins;   /* calls that waited for another caller's request */
 } strand_registry_stats_t;
 
-void strand_registry_client_stats(strand_registry_client_t *client,
-                                  strand_registry_stats_t *out);
+void strand_registry_client_stats(strand_registry_client_t *client, strand_registry_stats_t *out);
 
 #ifdef __cplusplus
 }
