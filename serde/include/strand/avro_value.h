@@ -154,9 +154,9 @@ void strand_avro_resolver_free(strand_avro_resolver_t *resolver);
 int strand_avro_resolver_decode_json(const strand_avro_resolver_t *resolver, const void *data,
                                      size_t len, unsigned flags, json_t **out,
                                      strand_avro_error_t *err);
-int strand_avro_resolver_decode_json_text(const strand_avro_resolver_t *resolver,
-                                          const void *data, size_t len, unsigned flags, char **out,
-                                          size_t *out_len, strand_avro_error_t *err);
+int strand_avro_resolver_decode_json_text(const strand_avro_resolver_t *resolver, const void *data,
+                                          size_t len, unsigned flags, char **out, size_t *out_len,
+                                          strand_avro_error_t *err);
 int strand_avro_resolver_decode_value(const strand_avro_resolver_t *resolver, const void *data,
                                       size_t len, unsigned flags, avro_value_t *out,
                                       strand_avro_error_t *err);
