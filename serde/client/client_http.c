@@ -222,6 +222,19 @@ static int http_error(strand_registry_error_t *err, long status, const char *met
     return rc;
 }
 
+/* The URL for messages: without any "user:password@" it carries. */
+static void shown_url(const char *url, char *out, size_t n)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    const char *at = strchr(host, '@');
+    const char *slash = strchr(host, '/');
+    if (at && (!slash || at < slash))
+        snprintf(out, n, "%.*s%s", (int)(host - url), url, at + 1);
+    else
+        snprintf(out, n, "%s", url);
+}
+
 /* Sleeps a random time up to min(retries.max.wait.ms, retries.wait.ms *
  * 2^attempt) (full jitter, as Confluent's clients back off). */
 static void backoff(const rc_config_t *c, int attempt, unsigned *seed)
@@ -275,6 +288,8 @@ int rc_http__request(rc_http_t *http, const char *method, const char *path, cons
                 url_cap = need;
             }
             snprintf(url, url_cap, "%s%s", c->urls[u], path);
+            char shown[512];
+            shown_url(url, shown, sizeof shown);
             sd_writer_reset(&sink.w);
             sink.too_large = 0;
             long status = 0;
@@ -282,17 +297,18 @@ int rc_http__request(rc_http_t *http, const char *method, const char *path, cons
                 perform(http, curl, url, method, body, body_len, &sink, &status, curl_error);
             if (sink.w.err) {
                 rc = set_error(err, STRAND_REGISTRY_ERR_NOMEM, 0, 0, "out of memory reading %s",
-                               url);
+                               shown);
                 goto done;
             }
             if (sink.too_large) {
-                rc = set_error(err, STRAND_REGISTRY_ERR_RESPONSE, (int)status, 0,
-                               "the answer to %s %s exceeds %zu bytes", method, url, RESPONSE_MAX);
+                rc =
+                    set_error(err, STRAND_REGISTRY_ERR_RESPONSE, (int)status, 0,
+                              "the answer to %s %s exceeds %zu bytes", method, shown, RESPONSE_MAX);
                 goto done;
             }
             if (cc != CURLE_OK) {
                 /* No answer from this URL: try the next, then retry them all. */
-                rc = set_error(err, STRAND_REGISTRY_ERR_TRANSPORT, 0, 0, "%s %s: %s", method, url,
+                rc = set_error(err, STRAND_REGISTRY_ERR_TRANSPORT, 0, 0, "%s %s: %s", method, shown,
                                curl_error[0] ? curl_error : curl_easy_strerror(cc));
                 retry = 1;
                 continue;
@@ -310,7 +326,7 @@ int rc_http__request(rc_http_t *http, const char *method, const char *path, cons
                 rc = 0;
                 goto done;
             }
-            rc = http_error(err, status, method, url, sink.w.buf, sink.w.len);
+            rc = http_error(err, status, method, shown, sink.w.buf, sink.w.len);
             retry = retriable_status(status);
             if (!retry)
                 goto done;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "strand/registry_client.h"
 #include "unit.h"
 
@@ -808,6 +809,73 @@ START_TEST(connections_are_reused)
 }
 END_TEST
 
+START_TEST(credentials_in_the_url)
+{
+    fake_server_t s;
+    int ok[] = {200};
+    fake_start(&s, ok, 1);
+    char url[128];
+    snprintf(url, sizeof url, "http://bob:pw@127.0.0.1:%d", s.port);
+    strand_registry_client_t *c = client_with(url, "basic.auth.credentials.source", "URL",
+                                              "basic.auth.user.info", "x:y", NULL);
+    const strand_registry_schema_t *r = NULL;
+    strand_registry_error_t err = {0};
+    ck_assert_int_eq(strand_registry_get_by_id(c, 7, &r, &err), 0);
+    strand_registry_schema_release(r);
+    strand_registry_client_free(c);
+    fake_stop(&s);
+    ck_assert_ptr_nonnull(strstr(s.last_request, "Authorization: Basic Ym9iOnB3\r\n"));
+
+    /* Error messages never show the password. */
+    snprintf(url, sizeof url, "http://bob:pw@127.0.0.1:%d", closed_port());
+    c = client_with(url, "basic.auth.credentials.source", "URL", "max.retries", "0", NULL);
+    ck_assert_int_eq(strand_registry_get_by_id(c, 7, &r, &err), STRAND_REGISTRY_ERR_TRANSPORT);
+    ck_assert_ptr_null(strstr(err.message, "pw"));
+    ck_assert_ptr_nonnull(strstr(err.message, "GET http://127.0.0.1:"));
+    strand_registry_client_free(c);
+}
+END_TEST
+
+/* Every allocation the client makes fails in turn: each call reports
+ * STRAND_REGISTRY_ERR_NOMEM or succeeds, and nothing leaks (ASan). */
+START_TEST(allocation_failures)
+{
+    fake_server_t s;
+    int ok[] = {200};
+    fake_start(&s, ok, 1);
+    char url[64];
+    fake_url(&s, url, sizeof url);
+    const char *keys[] = {"schema.registry.url", "bearer.auth.token"};
+    const char *values[] = {url, "t"};
+    int succeeded = 0;
+    for (long n = 0; n < 400 && !succeeded; n++) {
+        strand_registry_client_t *c = NULL;
+        strand_registry_error_t err = {0};
+        sd_alloc_fail_after(n);
+        int rc = strand_registry_client_new(keys, values, 2, &c, &err);
+        if (rc == 0) {
+            const strand_registry_schema_t *r = NULL;
+            strand_registry_schema_input_t in = avro("\"int\"");
+            rc = strand_registry_get_by_id(c, 7, &r, &err);
+            strand_registry_schema_release(r);
+            if (rc == 0)
+                rc = strand_registry_register(c, "s", &in, 0, &r, &err);
+            strand_registry_schema_release(r);
+            if (rc == 0)
+                rc = strand_registry_get_by_id(c, 7, &r, &err);
+            strand_registry_schema_release(r);
+            succeeded = rc == 0;
+            strand_registry_client_free(c);
+        }
+        sd_alloc_fail_after(-1);
+        ck_assert_msg(rc == 0 || rc == STRAND_REGISTRY_ERR_NOMEM, "n=%ld: %d %s", n, rc,
+                      err.message);
+    }
+    ck_assert(succeeded);
+    fake_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -829,6 +897,8 @@ int main(void)
     tcase_add_test(local, auth_headers_on_the_wire);
     tcase_add_test(local, retries_5xx_with_backoff);
     tcase_add_test(local, connections_are_reused);
+    tcase_add_test(local, credentials_in_the_url);
+    tcase_add_test(local, allocation_failures);
     suite_add_tcase(s, local);
     return unit_run(s);
 }

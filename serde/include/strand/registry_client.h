@@ -96,7 +96,7 @@ typedef struct strand_registry_schema_input {
  *   max.retries                    retries of a failed request (default 2)
  *   retries.wait.ms                first backoff, doubled per retry (default 1000)
  *   retries.max.wait.ms            backoff cap (default 20000)
- *   latest.cache.ttl.sec           latest-version expiry (default 60; -1 never)
+ *   latest.cache.ttl.sec           latest-version expiry (default 60; -1 never; 0 off)
  *
  * Retried: transport failures (after every URL was tried) and HTTP 408, 429,
  * 500, 502, 503, 504. Backoff is exponential with jitter.
