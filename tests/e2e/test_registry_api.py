@@ -149,11 +149,14 @@ class RegistryApiTest(SharedRegistryTestCase):
             ids.add(r.json["id"])
         self.assertEqual(len(ids), 1)
         self.assertEqual(self.c.versions("ctype-s"), [1])
-        r = self.c.request("GET", "/subjects/ctype-s/versions", accept=JSON)
-        self.assertEqual(r.status, 200)
-        self.assertEqual(r.content_type.split(";")[0], JSON)
-        r = self.c.request("GET", "/subjects/ctype-s/versions")
-        self.assertEqual(r.content_type.split(";")[0], V1_JSON)
+        # The response's type follows the Accept header, request after request (answers may be cached).
+        sid = ids.pop()
+        for path in ("/subjects/ctype-s/versions", "/schemas/ids/%d" % sid, "/subjects/ctype-s/versions/latest"):
+            for accept, want in ((None, V1_JSON), (JSON, JSON), (SR_JSON, SR_JSON), (None, V1_JSON), (JSON, JSON),
+                                 ("%s, %s;q=0.9" % (V1_JSON, JSON), V1_JSON), ("*/*", V1_JSON)):
+                r = self.c.request("GET", path, accept=accept)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.content_type.split(";")[0], want, "%s with Accept %s" % (path, accept))
 
     def test_json_schema(self):
         js = json.dumps({"type": "object", "properties": {"a": {"type": "string"}}})
