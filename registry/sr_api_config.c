@@ -126,6 +126,13 @@ static int read_config_update(sr_api_call_t *call, json_t *update, json_t *echo)
             sr_api__error(call, 400, "Invalid type for config field '%s'", config_fields[i].name);
             return -1;
         }
+        char why[256];
+        if (strstr(config_fields[i].name, "RuleSet") &&
+            sr_api__check_rule_set(value, why, sizeof why) != 0) {
+            sr_api__error(call, SR_E_INVALID_RULESET, "Invalid rule set in '%s': %s",
+                          config_fields[i].name, why);
+            return -1;
+        }
         json_object_set(update, config_fields[i].name, value);
         json_object_set(echo, config_fields[i].name, value);
     }

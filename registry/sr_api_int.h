@@ -237,4 +237,8 @@ bool sr_api__format_member(sr_api_call_t *call, json_t *out, const sr_schema_t *
  * response; 50003 when that fails. */
 void sr_api__forward(sr_api_call_t *call, const char *leader_url);
 
+/* Confluent's checks of a rule set (RuleSet.validate); NULL/null is valid.
+ * Returns 0, or -1 with msg naming the problem (answer 42210). */
+int sr_api__check_rule_set(const json_t *rule_set, char *msg, size_t len);
+
 #endif

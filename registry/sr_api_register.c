@@ -200,6 +200,11 @@ int sr_api__schema_input(sr_api_call_t *call, bool normalize, sr_api_schema_inpu
     }
     in->metadata = json_is_object(metadata) ? metadata : NULL;
     in->rule_set = json_is_object(rule_set) ? rule_set : NULL;
+    char why[256];
+    if (sr_api__check_rule_set(in->rule_set, why, sizeof why) != 0) {
+        sr_api__error(call, SR_E_INVALID_RULESET, "Invalid rule set: %s", why);
+        return -1;
+    }
 
     if (read_references(call, json_object_get(body, "references"), in) != 0)
         return -1;
