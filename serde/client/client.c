@@ -36,10 +36,13 @@ static int set_error(strand_registry_error_t *err, int code, const char *fmt, ..
     return code;
 }
 
+/* Cheap on purpose: it runs on every cache hit. */
 static void clear_error(strand_registry_error_t *err)
 {
-    if (err)
-        memset(err, 0, sizeof *err);
+    if (err) {
+        err->code = err->http_status = err->error_code = 0;
+        err->message[0] = '\0';
+    }
 }
 
 /* ---- records --------------------------------------------------------------- */
@@ -227,50 +230,51 @@ fail:
 
 /* ---- one request ---------------------------------------------------------- */
 
+typedef enum path_kind { PATH_ID, PATH_GUID, PATH_SUBJECT } path_kind_t;
+
+/* One call's request, built into a path and body only on a cache miss so
+ * that a hit neither formats nor allocates. */
 typedef struct request {
     strand_registry_client_t *client;
     const char *method;
-    char *path; /* owned, percent-encoded */
-    char *body; /* owned JSON, or NULL */
-    size_t body_len;
-    known_fields_t known;
-    int drops_latest; /* a register: the subject's cached latest goes */
+    path_kind_t path_kind;
+    const char *guid;     /* PATH_GUID: canonical text */
+    const char *suffix;   /* PATH_SUBJECT: after /subjects/{subject} */
+    known_fields_t known; /* known.id for PATH_ID, known.subject for PATH_SUBJECT */
+    int drops_latest;     /* a register: the subject's cached latest goes */
 } request_t;
+
+/* The key of a subject-scoped entry: op, an int32 (a version) when
+ * with_int, then the subject. In buf when it fits, else in *heap (freed by
+ * the caller with sd_free). NULL when out of memory. */
+static const uint8_t *subject_key(uint8_t *buf, size_t cap, char op, int with_int, int32_t value,
+                                  const char *subject, size_t *len, uint8_t **heap)
+{
+    size_t subject_len = strlen(subject);
+    size_t n = 1 + (with_int ? 4 : 0) + subject_len;
+    uint8_t *p = buf;
+    *heap = NULL;
+    if (n > cap) {
+        p = *heap = sd_malloc(n);
+        if (!p)
+            return NULL;
+    }
+    p[0] = (uint8_t)op;
+    if (with_int)
+        sd_put_be32(p + 1, (uint32_t)value);
+    memcpy(p + 1 + (with_int ? 4 : 0), subject, subject_len);
+    *len = n;
+    return p;
+}
 
 static void drop_latest(strand_registry_client_t *client, const char *subject)
 {
-    sd_writer_t key;
-    sd_writer_init(&key);
-    sd_write_u8(&key, 'l');
-    sd_write_bytes(&key, subject, strlen(subject));
-    if (!key.err)
-        rc_cache__drop(&client->cache, key.buf, key.len);
-    sd_writer_free(&key);
-}
-
-static int run_request(void *arg, rc_schema_t **out, strand_registry_error_t *err)
-{
-    request_t *req = arg;
-    char *response = NULL;
-    size_t len = 0;
-    int rc = rc_http__request(&req->client->http, req->method, req->path, req->body, req->body_len,
-                              &response, &len, err);
-    if (rc == 0) {
-        char what[300];
-        snprintf(what, sizeof what, "%s %.250s", req->method, req->path);
-        rc = record_from_json(response, len, what, &req->known, out, err);
-        /* A new version may now be the latest. */
-        if (rc == 0 && req->drops_latest)
-            drop_latest(req->client, req->known.subject);
-    }
-    sd_free(response);
-    return rc;
-}
-
-static void request_free(request_t *req)
-{
-    sd_free(req->path);
-    sd_free(req->body);
+    uint8_t buf[256], *heap;
+    size_t len;
+    const uint8_t *key = subject_key(buf, sizeof buf, 'l', 0, 0, subject, &len, &heap);
+    if (key)
+        rc_cache__drop(&client->cache, key, len);
+    sd_free(heap);
 }
 
 /* Appends s percent-encoded (everything but RFC 3986 unreserved bytes), so
@@ -289,14 +293,23 @@ static void write_escaped(sd_writer_t *w, const char *s)
     }
 }
 
-/* "/subjects/{subject}{suffix}" as an owned string; NULL when out of memory. */
-static char *subject_path(const char *subject, const char *suffix)
+/* The request's path as an owned string; NULL when out of memory. */
+static char *request_path(const request_t *req)
 {
+    char fixed[80];
+    if (req->path_kind == PATH_ID) {
+        snprintf(fixed, sizeof fixed, "/schemas/ids/%d", (int)req->known.id);
+        return sd_strdup(fixed);
+    }
+    if (req->path_kind == PATH_GUID) {
+        snprintf(fixed, sizeof fixed, "/schemas/guids/%s", req->guid);
+        return sd_strdup(fixed);
+    }
     sd_writer_t w;
     sd_writer_init(&w);
     sd_write_bytes(&w, "/subjects/", 10);
-    write_escaped(&w, subject);
-    sd_write_bytes(&w, suffix, strlen(suffix) + 1);
+    write_escaped(&w, req->known.subject);
+    sd_write_bytes(&w, req->suffix, strlen(req->suffix) + 1);
     if (w.err) {
         sd_writer_free(&w);
         return NULL;
@@ -305,20 +318,51 @@ static char *subject_path(const char *subject, const char *suffix)
     return (char *)sd_writer_steal(&w, &len);
 }
 
-/* Looks key up in the cache, running req on a miss; frees req and key. */
-static int cached_request(strand_registry_client_t *client, sd_writer_t *key, int64_t ttl_ms,
-                          request_t *req, const strand_registry_schema_t **out,
+static int schema_body(const strand_registry_schema_input_t *in, char **body, size_t *len,
+                       strand_registry_error_t *err);
+
+/* The cache's fetch: one HTTP exchange and the record built from it. */
+static int run_request(void *arg, rc_schema_t **out, strand_registry_error_t *err)
+{
+    request_t *req = arg;
+    char *path = request_path(req), *body = NULL, *response = NULL;
+    size_t body_len = 0, len = 0;
+    int rc = 0;
+    if (!path) {
+        rc = set_error(err, STRAND_REGISTRY_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (req->known.input && (rc = schema_body(req->known.input, &body, &body_len, err)) != 0)
+        goto done;
+    rc = rc_http__request(&req->client->http, req->method, path, body, body_len, &response, &len,
+                          err);
+    if (rc == 0) {
+        char what[300];
+        snprintf(what, sizeof what, "%s %.250s", req->method, path);
+        rc = record_from_json(response, len, what, &req->known, out, err);
+        /* A new version may now be the latest. */
+        if (rc == 0 && req->drops_latest)
+            drop_latest(req->client, req->known.subject);
+    }
+done:
+    sd_free(response);
+    sd_free(body);
+    sd_free(path);
+    return rc;
+}
+
+/* Looks key up in the cache, running req on a miss. key NULL means that
+ * building it ran out of memory. */
+static int cached_request(strand_registry_client_t *client, const void *key, size_t key_len,
+                          int64_t ttl_ms, request_t *req, const strand_registry_schema_t **out,
                           strand_registry_error_t *err)
 {
     rc_schema_t *result = NULL;
     int rc;
-    if (key->err || !req->path)
+    if (!key)
         rc = set_error(err, STRAND_REGISTRY_ERR_NOMEM, "out of memory");
     else
-        rc = rc_cache__get(&client->cache, key->buf, key->len, ttl_ms, run_request, req, &result,
-                           err);
-    sd_writer_free(key);
-    request_free(req);
+        rc = rc_cache__get(&client->cache, key, key_len, ttl_ms, run_request, req, &result, err);
     *out = rc == 0 ? &result->pub : NULL;
     if (rc == 0)
         clear_error(err);
@@ -379,36 +423,27 @@ void strand_registry_client_free(strand_registry_client_t *client)
 int strand_registry_get_by_id(strand_registry_client_t *client, int32_t id,
                               const strand_registry_schema_t **out, strand_registry_error_t *err)
 {
-    char path[48];
-    snprintf(path, sizeof path, "/schemas/ids/%d", (int)id);
-    request_t req = {.client = client, .method = "GET", .path = sd_strdup(path)};
+    request_t req = {.client = client, .method = "GET", .path_kind = PATH_ID};
     req.known = (known_fields_t){.id = id, .version = -1};
-    sd_writer_t key;
-    sd_writer_init(&key);
-    sd_write_u8(&key, 'i');
-    sd_write_i32(&key, id);
-    return cached_request(client, &key, -1, &req, out, err);
+    uint8_t key[5] = {'i'};
+    sd_put_be32(key + 1, (uint32_t)id);
+    return cached_request(client, key, sizeof key, -1, &req, out, err);
 }
 
 int strand_registry_get_by_guid(strand_registry_client_t *client, const char *guid,
                                 const strand_registry_schema_t **out, strand_registry_error_t *err)
 {
     *out = NULL;
-    uint8_t bytes[16];
+    uint8_t key[17] = {'g'};
     strand_wire_error_t werr;
-    if (!guid || strand_wire_guid_parse(guid, strlen(guid), bytes, &werr) != 0)
+    if (!guid || strand_wire_guid_parse(guid, strlen(guid), key + 1, &werr) != 0)
         return set_error(err, STRAND_REGISTRY_ERR_ARGUMENT, "invalid GUID: %s",
                          guid ? werr.message : "NULL");
-    char text[STRAND_WIRE_GUID_TEXT_SIZE], path[64];
-    strand_wire_guid_format(bytes, text);
-    snprintf(path, sizeof path, "/schemas/guids/%s", text);
-    request_t req = {.client = client, .method = "GET", .path = sd_strdup(path)};
+    char text[STRAND_WIRE_GUID_TEXT_SIZE];
+    strand_wire_guid_format(key + 1, text);
+    request_t req = {.client = client, .method = "GET", .path_kind = PATH_GUID, .guid = text};
     req.known = (known_fields_t){.id = -1, .version = -1};
-    sd_writer_t key;
-    sd_writer_init(&key);
-    sd_write_u8(&key, 'g');
-    sd_write_bytes(&key, bytes, 16);
-    return cached_request(client, &key, -1, &req, out, err);
+    return cached_request(client, key, sizeof key, -1, &req, out, err);
 }
 
 int strand_registry_get_latest(strand_registry_client_t *client, const char *subject,
@@ -418,14 +453,14 @@ int strand_registry_get_latest(strand_registry_client_t *client, const char *sub
     if (rc != 0)
         return rc;
     request_t req = {
-        .client = client, .method = "GET", .path = subject_path(subject, "/versions/latest")};
+        .client = client, .method = "GET", .path_kind = PATH_SUBJECT, .suffix = "/versions/latest"};
     req.known = (known_fields_t){.id = -1, .subject = subject, .version = -1};
-    sd_writer_t key;
-    sd_writer_init(&key);
-    sd_write_u8(&key, 'l');
-    sd_write_bytes(&key, subject, strlen(subject));
-    int64_t ttl = client->config.latest_ttl_ms;
-    return cached_request(client, &key, ttl, &req, out, err);
+    uint8_t buf[256], *heap;
+    size_t len = 0;
+    const uint8_t *key = subject_key(buf, sizeof buf, 'l', 0, 0, subject, &len, &heap);
+    rc = cached_request(client, key, len, client->config.latest_ttl_ms, &req, out, err);
+    sd_free(heap);
+    return rc;
 }
 
 int strand_registry_get_version(strand_registry_client_t *client, const char *subject,
@@ -437,14 +472,15 @@ int strand_registry_get_version(strand_registry_client_t *client, const char *su
         return rc;
     char suffix[32];
     snprintf(suffix, sizeof suffix, "/versions/%d", (int)version);
-    request_t req = {.client = client, .method = "GET", .path = subject_path(subject, suffix)};
+    request_t req = {
+        .client = client, .method = "GET", .path_kind = PATH_SUBJECT, .suffix = suffix};
     req.known = (known_fields_t){.id = -1, .subject = subject, .version = version};
-    sd_writer_t key;
-    sd_writer_init(&key);
-    sd_write_u8(&key, 'v');
-    sd_write_i32(&key, version);
-    sd_write_bytes(&key, subject, strlen(subject));
-    return cached_request(client, &key, -1, &req, out, err);
+    uint8_t buf[256], *heap;
+    size_t len = 0;
+    const uint8_t *key = subject_key(buf, sizeof buf, 'v', 1, version, subject, &len, &heap);
+    rc = cached_request(client, key, len, -1, &req, out, err);
+    sd_free(heap);
+    return rc;
 }
 
 /* The JSON body of register and lookup: schema, schemaType unless AVRO,
@@ -555,18 +591,16 @@ static int schema_call(strand_registry_client_t *client, char op, const char *su
         return rc;
     const char *suffix = op == 'r' ? (normalize ? "/versions?normalize=true" : "/versions")
                                    : (normalize ? "?normalize=true" : "");
-    request_t req = {.client = client, .method = "POST", .path = subject_path(subject, suffix)};
+    request_t req = {
+        .client = client, .method = "POST", .path_kind = PATH_SUBJECT, .suffix = suffix};
     req.known = (known_fields_t){.id = -1, .subject = subject, .version = -1, .input = in};
     req.drops_latest = op == 'r';
-    rc = schema_body(in, &req.body, &req.body_len, err);
-    if (rc != 0) {
-        request_free(&req);
-        return rc;
-    }
     sd_writer_t key;
     sd_writer_init(&key);
     schema_key(&key, op, subject, normalize, in);
-    return cached_request(client, &key, -1, &req, out, err);
+    rc = cached_request(client, key.err ? NULL : key.buf, key.len, -1, &req, out, err);
+    sd_writer_free(&key);
+    return rc;
 }
 
 int strand_registry_register(strand_registry_client_t *client, const char *subject,
