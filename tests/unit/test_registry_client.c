@@ -607,6 +607,7 @@ typedef struct fake_server {
     int status_count;
     int connections;
     int requests;
+    int delay_ms; /* before each answer */
     char last_request[4096];
     pthread_mutex_t lock;
 } fake_server_t;
@@ -652,7 +653,9 @@ static void *fake_main(void *p)
             int i = s->requests++;
             int status = s->statuses[i < s->status_count ? i : s->status_count - 1];
             snprintf(s->last_request, sizeof s->last_request, "%s", req);
+            int delay = s->delay_ms;
             pthread_mutex_unlock(&s->lock);
+            sleep_ms(delay);
             const char *body = status == 200
                                    ? "{\"id\":7,\"schema\":\"\\\"string\\\"\"}"
                                    : "{\"error_code\":50001,\"message\":\"scripted failure\"}";
@@ -876,6 +879,88 @@ START_TEST(allocation_failures)
 }
 END_TEST
 
+typedef struct slow_arg {
+    strand_registry_client_t *client;
+    int32_t id;
+    int rc;
+    strand_registry_error_t err;
+} slow_arg_t;
+
+static void *fetch_slow(void *p)
+{
+    slow_arg_t *a = p;
+    const strand_registry_schema_t *r = NULL;
+    a->rc = strand_registry_get_by_id(a->client, a->id, &r, &a->err);
+    strand_registry_schema_release(r);
+    return NULL;
+}
+
+/* While one fetch waits on a slow server, hits on other keys are served at
+ * once (no lock is held during I/O), and eight callers missing one failing
+ * key share one request and its error. */
+START_TEST(slow_fetch_blocks_nobody)
+{
+    fake_server_t s;
+    int statuses[] = {200, 200, 404};
+    fake_start(&s, statuses, 3);
+    char url[64];
+    strand_registry_client_t *c = client_with(fake_url(&s, url, sizeof url), NULL);
+    const strand_registry_schema_t *r = NULL;
+    strand_registry_error_t err = {0};
+    ck_assert_int_eq(strand_registry_get_by_id(c, 2, &r, &err), 0);
+    strand_registry_schema_release(r);
+
+    pthread_mutex_lock(&s.lock);
+    s.delay_ms = 400;
+    pthread_mutex_unlock(&s.lock);
+    slow_arg_t slow = {.client = c, .id = 1};
+    pthread_t slow_thread;
+    ck_assert_int_eq(pthread_create(&slow_thread, NULL, fetch_slow, &slow), 0);
+    sleep_ms(100);
+    int64_t start = now_ms();
+    ck_assert_int_eq(strand_registry_get_by_id(c, 2, &r, &err), 0);
+    strand_registry_schema_release(r);
+    ck_assert_int_lt(now_ms() - start, 50);
+    pthread_join(slow_thread, NULL);
+    ck_assert_int_eq(slow.rc, 0);
+
+    pthread_t threads[8];
+    slow_arg_t args[8];
+    for (int t = 0; t < 8; t++) {
+        args[t] = (slow_arg_t){.client = c, .id = 3};
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, fetch_slow, &args[t]), 0);
+    }
+    for (int t = 0; t < 8; t++) {
+        pthread_join(threads[t], NULL);
+        ck_assert_int_eq(args[t].rc, STRAND_REGISTRY_ERR_HTTP);
+        ck_assert_int_eq(args[t].err.http_status, 404);
+        ck_assert_str_eq(args[t].err.message, "scripted failure");
+    }
+    ck_assert_uint_eq(requests(c), 3);
+    strand_registry_client_free(c);
+    fake_stop(&s);
+    ck_assert_int_eq(s.requests, 3);
+}
+END_TEST
+
+START_TEST(tls_files_are_used)
+{
+    fake_server_t s;
+    int ok[] = {200};
+    fake_start(&s, ok, 1);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", s.port);
+    strand_registry_client_t *c = client_with(url, "schema.registry.ssl.ca.location",
+                                              "/nonexistent/ca.pem", "max.retries", "0", NULL);
+    const strand_registry_schema_t *r = NULL;
+    strand_registry_error_t err = {0};
+    ck_assert_int_eq(strand_registry_get_by_id(c, 7, &r, &err), STRAND_REGISTRY_ERR_TRANSPORT);
+    ck_assert_msg(strstr(err.message, "/nonexistent/ca.pem") != NULL, "%s", err.message);
+    strand_registry_client_free(c);
+    fake_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -899,6 +984,8 @@ int main(void)
     tcase_add_test(local, connections_are_reused);
     tcase_add_test(local, credentials_in_the_url);
     tcase_add_test(local, allocation_failures);
+    tcase_add_test(local, slow_fetch_blocks_nobody);
+    tcase_add_test(local, tls_files_are_used);
     suite_add_tcase(s, local);
     return unit_run(s);
 }
