@@ -158,9 +158,10 @@ static int int32_field(const json_t *root, const char *name, int32_t fallback, i
 
 /* Builds a record (one reference) from a 2xx answer's JSON body. */
 static int record_from_json(const char *body, size_t len, const char *what,
-                            const known_fields_t *known, rc_schema_t **out,
+                            const known_fields_t *known, rc_schema_t **out, int *from_answer,
                             strand_registry_error_t *err)
 {
+    *from_answer = 0;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
     rc_schema_t *s = NULL;
@@ -200,6 +201,7 @@ static int record_from_json(const char *body, size_t len, const char *what,
     if (!(p->schema_type = sd_strdup(type_text)))
         goto nomem;
     if (json_is_string(schema)) {
+        *from_answer = 1;
         p->schema_len = json_string_length(schema);
         p->schema = sd_strndup(json_string_value(schema), p->schema_len);
         if (!p->schema)
@@ -277,6 +279,41 @@ static void drop_latest(strand_registry_client_t *client, const char *subject)
     sd_free(heap);
 }
 
+/* A subject-scoped answer that carries the registry's schema text also
+ * answers GET /schemas/ids/{id} and /schemas/guids/{guid}, as Confluent's
+ * client remembers a registered id: keep an id-only copy under those keys
+ * (unless they are already cached), so that a process that registers and
+ * then reads its own records asks once. */
+static void remember_by_id(strand_registry_client_t *client, const rc_schema_t *from)
+{
+    const strand_registry_schema_t *p = &from->pub;
+    if (p->id <= 0)
+        return;
+    rc_schema_t *copy = sd_calloc(1, sizeof *copy);
+    if (!copy)
+        return;
+    copy->refs = 1;
+    copy->pub.id = p->id;
+    copy->pub.version = -1;
+    memcpy(copy->pub.guid, p->guid, sizeof p->guid);
+    copy->pub.schema_len = p->schema_len;
+    copy->pub.schema_type = sd_strdup(p->schema_type);
+    copy->pub.schema = sd_strndup(p->schema, p->schema_len);
+    if (!copy->pub.schema_type || !copy->pub.schema ||
+        copy_references(&copy->pub, p->references, p->reference_count) != 0) {
+        record_free(copy);
+        return;
+    }
+    uint8_t key[17] = {'i'};
+    sd_put_be32(key + 1, (uint32_t)p->id);
+    rc_cache__put(&client->cache, key, 5, copy);
+    key[0] = 'g';
+    strand_wire_error_t werr;
+    if (p->guid[0] && strand_wire_guid_parse(p->guid, strlen(p->guid), key + 1, &werr) == 0)
+        rc_cache__put(&client->cache, key, 17, copy);
+    rc_schema__release(copy);
+}
+
 /* Appends s percent-encoded (everything but RFC 3986 unreserved bytes), so
  * that a subject with '/', '?', '%' or spaces stays one path segment. */
 static void write_escaped(sd_writer_t *w, const char *s)
@@ -339,10 +376,13 @@ static int run_request(void *arg, rc_schema_t **out, strand_registry_error_t *er
     if (rc == 0) {
         char what[300];
         snprintf(what, sizeof what, "%s %.250s", req->method, path);
-        rc = record_from_json(response, len, what, &req->known, out, err);
+        int from_answer = 0;
+        rc = record_from_json(response, len, what, &req->known, out, &from_answer, err);
         /* A new version may now be the latest. */
         if (rc == 0 && req->drops_latest)
             drop_latest(req->client, req->known.subject);
+        if (rc == 0 && from_answer && req->path_kind == PATH_SUBJECT)
+            remember_by_id(req->client, *out);
     }
 done:
     sd_free(response);

@@ -246,3 +246,24 @@ void rc_cache__drop(rc_cache_t *cache, const void *key, size_t key_len)
     pthread_mutex_unlock(&cache->lock);
     rc_schema__release(stale);
 }
+
+void rc_cache__put(rc_cache_t *cache, const void *key, size_t key_len, rc_schema_t *schema)
+{
+    uint64_t hash = hash_key(key, key_len);
+    pthread_mutex_lock(&cache->lock);
+    rc_entry_t **slot = find_slot(cache, key, key_len, hash);
+    if (!*slot) {
+        rc_entry_t *e = sd_calloc(1, sizeof *e + key_len);
+        if (e) {
+            e->hash = hash;
+            e->key_len = key_len;
+            memcpy(e->key, key, key_len);
+            __atomic_add_fetch(&schema->refs, 1, __ATOMIC_RELAXED);
+            e->schema = schema;
+            *slot = e;
+            cache->count++;
+            maybe_grow(cache);
+        }
+    }
+    pthread_mutex_unlock(&cache->lock);
+}

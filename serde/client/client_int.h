@@ -106,6 +106,9 @@ typedef int (*rc_fetch_fn)(void *arg, rc_schema_t **out, strand_registry_error_t
  * fetch's error (errors are not cached). */
 int rc_cache__get(rc_cache_t *cache, const void *key, size_t key_len, int64_t ttl_ms,
                   rc_fetch_fn fetch, void *arg, rc_schema_t **out, strand_registry_error_t *err);
+/* Caches schema (taking a reference) under key unless the key is already
+ * cached or being fetched. Never expires. */
+void rc_cache__put(rc_cache_t *cache, const void *key, size_t key_len, rc_schema_t *schema);
 /* Forgets a key unless a fetch for it is in flight. */
 void rc_cache__drop(rc_cache_t *cache, const void *key, size_t key_len);
 

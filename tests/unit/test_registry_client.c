@@ -244,9 +244,14 @@ START_TEST(register_then_cached_reads)
     ck_assert_ptr_eq(again, reg);
     ck_assert_uint_eq(requests(c), 1);
 
+    /* The register's answer carried the schema: reading the id is a hit,
+     * an id-only record (no subject or version). */
     ck_assert_int_eq(strand_registry_get_by_id(c, reg->id, &byid, &err), 0);
-    ck_assert_uint_eq(requests(c), 2);
+    ck_assert_uint_eq(requests(c), 1);
     ck_assert_int_eq(byid->id, reg->id);
+    ck_assert_ptr_null(byid->subject);
+    ck_assert_int_eq(byid->version, -1);
+    ck_assert_str_eq(byid->guid, reg->guid);
     ck_assert_str_eq(byid->schema_type, "AVRO");
     ck_assert_ptr_nonnull(strstr(byid->schema, "\"Reads\""));
     ck_assert_uint_eq(byid->schema_len, strlen(byid->schema));
@@ -255,11 +260,28 @@ START_TEST(register_then_cached_reads)
         ck_assert_ptr_eq(byid2, byid);
         strand_registry_schema_release(byid2);
     }
-    ck_assert_uint_eq(requests(c), 2);
+    const strand_registry_schema_t *byguid = NULL;
+    ck_assert_int_eq(strand_registry_get_by_guid(c, reg->guid, &byguid, &err), 0);
+    ck_assert_ptr_eq(byguid, byid);
+    strand_registry_schema_release(byguid);
+    ck_assert_uint_eq(requests(c), 1);
     strand_registry_stats_t stats;
     strand_registry_client_stats(c, &stats);
-    ck_assert_uint_eq(stats.cache_hits, 101);
-    ck_assert_uint_eq(stats.cache_misses, 2);
+    ck_assert_uint_eq(stats.cache_hits, 103);
+    ck_assert_uint_eq(stats.cache_misses, 1);
+
+    /* A fresh client asks once, then hits. */
+    strand_registry_client_t *fresh = client_with(shared_broker.registry_url, NULL);
+    const strand_registry_schema_t *f1 = NULL, *f2 = NULL;
+    ck_assert_int_eq(strand_registry_get_by_id(fresh, reg->id, &f1, &err), 0);
+    ck_assert_int_eq(strand_registry_get_by_id(fresh, reg->id, &f2, &err), 0);
+    ck_assert_ptr_eq(f1, f2);
+    ck_assert_str_eq(f1->schema, byid->schema);
+    ck_assert_str_eq(f1->guid, reg->guid);
+    ck_assert_uint_eq(requests(fresh), 1);
+    strand_registry_schema_release(f1);
+    strand_registry_schema_release(f2);
+    strand_registry_client_free(fresh);
 
     /* Lookup finds the version; cached too. */
     const strand_registry_schema_t *found = NULL;
@@ -269,7 +291,7 @@ START_TEST(register_then_cached_reads)
     strand_registry_schema_release(found);
     ck_assert_int_eq(strand_registry_lookup(c, "reads-value", &in, 0, &found, &err), 0);
     strand_registry_schema_release(found);
-    ck_assert_uint_eq(requests(c), 3);
+    ck_assert_uint_eq(requests(c), 2);
 
     /* Records outlive the client. */
     strand_registry_client_free(c);

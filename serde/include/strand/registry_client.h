@@ -10,7 +10,10 @@
  * Caching: id -> schema, GUID -> schema and (subject, schema, normalize) ->
  * registered/looked-up schema never expire (ids are immutable); the latest
  * version of a subject expires after `latest.cache.ttl.sec`, and a register
- * on the subject drops it. Concurrent misses on one key make one HTTP request
+ * on the subject drops it. An answer about a subject that carries the
+ * schema text (register, lookup, versions) also fills the id and GUID caches
+ * with an id-only record (subject NULL, version -1), as Confluent's client
+ * remembers a registered id. Concurrent misses on one key make one HTTP request
  * (the other callers wait for its result); no lock is held during I/O.
  */
 #ifndef STRAND_REGISTRY_CLIENT_H
