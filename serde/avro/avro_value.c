@@ -29,14 +29,17 @@ void avro_value__walk_init(avro_value_walk_t *c, sd_writer_t *w, sd_err_t *err)
     c->w = w;
     c->err = err;
     c->pos = PATH_MAX_LEN;
+    c->truncated = 0;
     c->what[0] = '\0';
     c->code = 0;
 }
 
 void avro_value__prepend(walk_t *c, const char *seg, size_t n)
 {
+    if (c->truncated)
+        return;
     if (n > c->pos) {
-        c->pos = 0; /* too deep to name: keep the innermost part */
+        c->truncated = 1; /* too deep to name: keep the innermost part */
         return;
     }
     c->pos -= n;
@@ -79,7 +82,8 @@ int avro_value__finish(walk_t *c)
     int n = (int)(PATH_MAX_LEN - c->pos);
     if (n == 0)
         path = ".", n = 1;
-    return sd_err_set(c->err, c->code, "%.*s: %s", n, path, c->what);
+    return sd_err_set(c->err, c->code, "%s%.*s: %s", c->truncated ? "..." : "", n, path,
+                      c->what);
 }
 
 /* "string \"x\"", "number 1.5", "object", ...: what a JSON value is. */
@@ -156,7 +160,7 @@ static long latin1_count(const char *s, size_t n)
 
 static void put_latin1(sd_writer_t *w, const char *s, size_t n)
 {
-    if (sd_writer_reserve(w, n))
+    if (!n || sd_writer_reserve(w, n))
         return;
     uint8_t *p = w->buf + w->len;
     for (size_t i = 0; i < n; i++) {
@@ -226,11 +230,10 @@ static int enc_record(walk_t *c, const sd_avro_node_t *n, const json_t *j, int d
         }
     }
     if (matched < json_object_size(j)) {
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)j, key, v)
-        {
-            if (!sd_avro_record_field(n, key)) {
+        for (void *it = json_object_iter((json_t *)j); it;
+             it = json_object_iter_next((json_t *)j, it)) {
+            const char *key = json_object_iter_key(it);
+            if (strlen(key) != json_object_iter_key_len(it) || !sd_avro_record_field(n, key)) {
                 int rc = fail(c, STRAND_AVRO_ERR_VALUE, "unknown field of record %s", n->fullname);
                 prepend_key(c, key);
                 return rc;
@@ -265,7 +268,7 @@ static int enc_union(walk_t *c, const sd_avro_node_t *n, const json_t *j, int de
         if (b->kind != SD_AVRO_NULL && strcmp(type_label(b), key) == 0) {
             if (c->w)
                 sd_write_varlong(c->w, (int64_t)i);
-            int rc = enc_json(c, b, v, depth + 1);
+            int rc = enc_json(c, b, v, depth);
             if (rc) {
                 char seg[80];
                 int len = snprintf(seg, sizeof seg, "<%.70s>", key);
@@ -387,12 +390,14 @@ static int enc_json(walk_t *c, const sd_avro_node_t *n, const json_t *j, int dep
         size_t size = json_object_size(j);
         if (size && w)
             sd_write_varlong(w, (int64_t)size);
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)j, key, v)
-        {
+        /* Keys may hold NUL (JSON "\u0000"): their length comes from the
+         * iterator, not strlen. */
+        for (void *it = json_object_iter((json_t *)j); it;
+             it = json_object_iter_next((json_t *)j, it)) {
+            const char *key = json_object_iter_key(it);
+            json_t *v = json_object_iter_value(it);
             if (w) {
-                size_t klen = strlen(key);
+                size_t klen = json_object_iter_key_len(it);
                 sd_write_varlong(w, (int64_t)klen);
                 sd_write_bytes(w, key, klen);
             }
@@ -643,7 +648,7 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
             return fail(c, STRAND_AVRO_ERR_VALUE, "no branch of the union chosen");
         if (w)
             sd_write_varlong(w, d);
-        return enc_value(c, n->u.un.branches[d], &branch, depth + 1, 0);
+        return enc_value(c, n->u.un.branches[d], &branch, depth, 0);
     }
     default: return fail(c, STRAND_AVRO_ERR_VALUE, "unresolved type");
     }

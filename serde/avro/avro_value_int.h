@@ -94,7 +94,8 @@ void avro_value__plans_free(avro_plans_t *plans);
 /* Decodes with a plan into a new JSON value (*out, caller decrefs). */
 int avro_value__decode(const avro_plans_t *plans, const void *data, size_t len, unsigned flags,
                        json_t **out, sd_err_t *err);
-/* Checks that data is exactly one value of the writer type (no output). */
+/* Checks that data is exactly one value of the writer type that avro-c can
+ * hold: no NUL in map keys (no output). */
 int avro_value__check(const sd_avro_node_t *writer, const void *data, size_t len, unsigned flags,
                       sd_err_t *err);
 /* The JSON encoding of a schema default for node (a new reference), or NULL
@@ -112,7 +113,9 @@ int avro_value__encode_value(const strand_avro_codec_t *codec, avro_value_t *val
 
 /* Walk state of the value walkers. The path is built only on failure, while
  * unwinding: each level prepends its segment at path[pos], so success costs
- * nothing. */
+ * nothing. Depth counts records, arrays and maps (every recursion passes
+ * through a record), the same way in every walker, so that what one decodes
+ * the others encode. */
 #define AVRO_VALUE_MAX_DEPTH 256
 #define AVRO_VALUE_PATH_MAX 256
 
@@ -121,6 +124,7 @@ typedef struct avro_value_walk {
     sd_err_t *err;
     char path[AVRO_VALUE_PATH_MAX];
     size_t pos;
+    int truncated; /* outer segments did not fit; the message starts "..." */
     char what[SD_ERR_MSG_MAX];
     int code;
 } avro_value_walk_t;

@@ -515,13 +515,14 @@ int avro_value__plan(avro_plans_t *plans, const sd_avro_node_t *writer,
 
 /* Elements of a type that takes no bytes (null, empty records) cost nothing
  * to declare; this bounds how many one decode may produce. */
-#define ZERO_SIZE_BUDGET (1u << 20)
+#define ZERO_SIZE_BUDGET (1u << 16)
 
 typedef struct decoder {
     sd_reader_t r;
     walk_t walk;
     size_t zero_budget;
     int raw_pending; /* the next bytes value is the whole input */
+    int for_avro_c;  /* refuse what avro-c cannot hold (NUL in map keys) */
 } decoder_t;
 
 static int bad(decoder_t *d, size_t at, const char *what)
@@ -718,9 +719,11 @@ static int decode(decoder_t *d, const avro_plan_t *p, json_t **out, int depth)
         } else if (read_run(d, &b, &n, p->op == AVRO_PLAN_STRING ? "string" : "bytes")) {
             return wk->code;
         }
+        /* A writer's string must be UTF-8 even when read as bytes. */
+        if ((p->out == SD_AVRO_STRING || p->op == AVRO_PLAN_STRING) &&
+            !avro_value__utf8_valid(b, n))
+            return bad(d, at, "string that is not UTF-8");
         if (p->out == SD_AVRO_STRING) {
-            if (!avro_value__utf8_valid(b, n))
-                return bad(d, at, "string that is not UTF-8");
             *out = json_stringn_nocheck((const char *)b, n);
         } else {
             *out = json_latin1(b, n);
@@ -848,11 +851,11 @@ static int decode(decoder_t *d, const avro_plan_t *p, json_t **out, int depth)
                      p->w->u.un.branch_count);
             return bad(d, at, msg);
         }
-        return decode(d, p->u.wun.branches[i], out, depth + 1);
+        return decode(d, p->u.wun.branches[i], out, depth);
     }
     case AVRO_PLAN_READER_UNION: {
         json_t *inner;
-        int rc = decode(d, p->u.run.inner, &inner, depth + 1);
+        int rc = decode(d, p->u.run.inner, &inner, depth);
         if (rc || !p->u.run.branch) {
             *out = inner;
             return rc;
@@ -901,7 +904,11 @@ static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
     case SD_AVRO_STRING: {
         const uint8_t *b;
         size_t len;
-        return read_run(d, &b, &len, n->kind == SD_AVRO_STRING ? "string" : "bytes");
+        if (read_run(d, &b, &len, n->kind == SD_AVRO_STRING ? "string" : "bytes"))
+            return d->walk.code;
+        if (n->kind == SD_AVRO_STRING && !avro_value__utf8_valid(b, len))
+            return bad(d, at, "string that is not UTF-8");
+        return 0;
     }
     case SD_AVRO_ENUM: {
         int32_t i;
@@ -926,8 +933,13 @@ static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
             for (size_t k = 0; k < count; k++) {
                 const uint8_t *key;
                 size_t klen;
+                size_t kat = d->r.pos;
                 if (map && read_run(d, &key, &klen, "map key"))
                     return d->walk.code;
+                if (map && !avro_value__utf8_valid(key, klen))
+                    return bad(d, kat, "map key that is not UTF-8");
+                if (map && d->for_avro_c && memchr(key, 0, klen))
+                    return bad(d, kat, "map key holding NUL, which avro-c cannot represent");
                 if (skip(d, item, depth + 1))
                     return d->walk.code;
             }
@@ -946,7 +958,7 @@ static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
             return d->walk.code;
         if (i < 0 || (uint64_t)i >= n->u.un.branch_count)
             return bad(d, at, "union branch out of range");
-        return skip(d, n->u.un.branches[i], depth + 1);
+        return skip(d, n->u.un.branches[i], depth);
     }
     default: return bad(d, at, "unresolved type");
     }
@@ -960,6 +972,7 @@ static void decoder_init(decoder_t *d, const void *data, size_t len, unsigned fl
     d->zero_budget = ZERO_SIZE_BUDGET;
     d->raw_pending =
         (flags & STRAND_AVRO_RAW_BYTES) && sd_avro_deref(writer_root)->kind == SD_AVRO_BYTES;
+    d->for_avro_c = 0;
 }
 
 static int decoder_end(decoder_t *d, int rc)
@@ -998,6 +1011,7 @@ int avro_value__check(const sd_avro_node_t *writer, const void *data, size_t len
     if (!data && len)
         return sd_err_set(err, SD_ERR_INVALID, "no data");
     decoder_init(&d, data ? data : "", len, flags, writer, err);
+    d.for_avro_c = 1;
     return decoder_end(&d, skip(&d, writer, 0));
 }
 
