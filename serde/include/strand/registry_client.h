@@ -94,15 +94,17 @@ typedef struct strand_registry_schema_input {
  *   ssl.ca.location, ssl.certificate.location, ssl.key.location,
  *   ssl.key.password               PEM files for TLS and mutual TLS
  *   ssl.endpoint.identification.algorithm  "https" (default) or "" (no host check)
- *   request.timeout.ms             whole-request timeout (default 10000)
+ *   request.timeout.ms             timeout of one HTTP attempt (default 10000)
  *   connect.timeout.ms             connect timeout (default 10000)
  *   max.retries                    retries of a failed request (default 2)
  *   retries.wait.ms                first backoff, doubled per retry (default 1000)
  *   retries.max.wait.ms            backoff cap (default 20000)
  *   latest.cache.ttl.sec           latest-version expiry (default 60; -1 never; 0 off)
  *
- * Retried: transport failures (after every URL was tried) and HTTP 408, 429,
- * 500, 502, 503, 504. Backoff is exponential with jitter.
+ * A transport failure (no connection, timeout, TLS) or HTTP 408, 429, 500,
+ * 502, 503 or 504 moves on to the next URL; once every URL failed, the round
+ * is retried up to max.retries times after a backoff (exponential, full
+ * jitter). The URL that last answered is tried first.
  * On success *out is a client the caller frees with
  * strand_registry_client_free; on failure returns a negative code with err
  * filled (err may be NULL). */
