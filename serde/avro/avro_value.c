@@ -82,8 +82,7 @@ int avro_value__finish(walk_t *c)
     int n = (int)(PATH_MAX_LEN - c->pos);
     if (n == 0)
         path = ".", n = 1;
-    return sd_err_set(c->err, c->code, "%s%.*s: %s", c->truncated ? "..." : "", n, path,
-                      c->what);
+    return sd_err_set(c->err, c->code, "%s%.*s: %s", c->truncated ? "..." : "", n, path, c->what);
 }
 
 /* "string \"x\"", "number 1.5", "object", ...: what a JSON value is. */

@@ -35,7 +35,21 @@
  * ("." is the root, ".f" a record field, "[3]" an array item, "[\"k\"]" a
  * map value). Decoding errors name the byte offset and what was expected:
  *   ".address.zip: offset 12: truncated int"
- * Every decoder is bounds-checked: any bytes give a value or an error.
+ * Every decoder is bounds-checked: any bytes give a value or an error. The
+ * whole input must be one value (trailing bytes are an error); strings and
+ * map keys must be UTF-8; values nest at most 256 records, arrays and maps
+ * deep; an array of a type that takes no bytes (null, an empty record) may
+ * declare at most 65536 items per decode.
+ *
+ * Projection follows the specification's resolution rules: records by field
+ * name or reader field alias (and record names by unqualified name, full
+ * name or reader alias), writer-only fields skipped, reader-only fields
+ * filled from their defaults; enums by symbol, a symbol the reader lacks
+ * becoming the reader's default symbol; int -> long, float, double;
+ * long -> float, double; float -> double; string <-> bytes; a writer union
+ * reads the chosen branch; a reader union takes the first branch of the
+ * writer's type (by name for named types), else the first the writer's type
+ * promotes to; fixed by name and size; arrays and maps by their items.
  */
 #ifndef STRAND_AVRO_VALUE_H
 #define STRAND_AVRO_VALUE_H
