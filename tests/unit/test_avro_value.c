@@ -7,6 +7,7 @@
  * decoding of every truncation and of corrupted bytes, allocation failures.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -701,6 +702,97 @@ START_TEST(test_truncations_and_corruption)
 }
 END_TEST
 
+START_TEST(test_strings_and_keys)
+{
+    strand_avro_codec_t *c = codec_of("{\"type\":\"map\",\"values\":\"string\"}");
+    strand_avro_error_t err = {0};
+    json_t *j = NULL;
+    /* A value that is not UTF-8. */
+    ck_assert_int_eq(strand_avro_decode_json(c, "\x02\x02k\x04\xc3\x28\x00", 7, 0, &j, &err),
+                     STRAND_AVRO_ERR_DECODE);
+    ck_assert_msg(strstr(err.message, "[\"k\"]: offset 3: string that is not UTF-8"), "%s",
+                  err.message);
+    avro_value_t v;
+    ck_assert_int_eq(strand_avro_decode_value(c, "\x02\x02k\x04\xc3\x28\x00", 7, 0, &v, &err),
+                     STRAND_AVRO_ERR_DECODE);
+    /* A key holding NUL: fine as JSON, which avro-c cannot hold. */
+    static const char with_nul[] = "\x02\x06"
+                                   "a\x00"
+                                   "b\x02"
+                                   "x\x00";
+    ck_assert_int_eq(strand_avro_decode_json(c, with_nul, sizeof with_nul - 1, 0, &j, &err), 0);
+    uint8_t *again;
+    size_t len;
+    ck_assert_int_eq(strand_avro_encode_json(c, j, 0, &again, &len, &err), 0);
+    ck_assert_uint_eq(len, sizeof with_nul - 1);
+    ck_assert_mem_eq(again, with_nul, len);
+    strand_avro_free(again);
+    json_decref(j);
+    ck_assert_int_eq(strand_avro_decode_value(c, with_nul, sizeof with_nul - 1, 0, &v, &err),
+                     STRAND_AVRO_ERR_DECODE);
+    ck_assert_msg(strstr(err.message, "avro-c cannot represent"), "%s", err.message);
+    strand_avro_codec_free(c);
+
+    /* Logical types travel as their underlying types. */
+    expect_bytes("{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":4,\"scale\":2}",
+                 "\"\\u0004\\u00d2\"", "0404d2");
+    expect_bytes("{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}", "1", "02");
+    expect_bytes("{\"type\":\"string\",\"logicalType\":\"uuid\"}",
+                 "\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\"",
+                 "4836626137623831302d396461642d313164312d383062342d303063303466643433306338");
+}
+END_TEST
+
+typedef struct shared {
+    strand_avro_codec_t *codec;
+    strand_avro_resolver_t *resolver;
+    const uint8_t *bytes;
+    size_t len;
+    int failures;
+} shared_t;
+
+static void *hammer(void *arg)
+{
+    shared_t *sh = arg;
+    for (int i = 0; i < 300; i++) {
+        json_t *j = NULL, *p = NULL;
+        uint8_t *out = NULL;
+        size_t len = 0;
+        avro_value_t v;
+        if (strand_avro_decode_json(sh->codec, sh->bytes, sh->len, 0, &j, NULL) ||
+            strand_avro_encode_json(sh->codec, j, 0, &out, &len, NULL) || len != sh->len ||
+            memcmp(out, sh->bytes, len) ||
+            strand_avro_resolver_decode_json(sh->resolver, sh->bytes, sh->len, 0, &p, NULL) ||
+            strand_avro_decode_value(sh->codec, sh->bytes, sh->len, 0, &v, NULL))
+            __atomic_add_fetch(&sh->failures, 1, __ATOMIC_RELAXED);
+        else
+            avro_value_decref(&v);
+        json_decref(j);
+        json_decref(p);
+        strand_avro_free(out);
+    }
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    /* One codec and one resolver shared by several threads. */
+    shared_t sh = {.codec = codec_of(interop_schema)};
+    ck_assert_int_eq(strand_avro_resolver_new(sh.codec, sh.codec, &sh.resolver, NULL), 0);
+    uint8_t *bytes = encode_ok(sh.codec, interop_value, 0, &sh.len);
+    sh.bytes = bytes;
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, hammer, &sh), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(threads[i], NULL);
+    ck_assert_int_eq(sh.failures, 0);
+    strand_avro_free(bytes);
+    strand_avro_resolver_free(sh.resolver);
+    strand_avro_codec_free(sh.codec);
+}
+END_TEST
+
 START_TEST(test_allocation_failures)
 {
     for (long n = 0;; n++) {
@@ -758,6 +850,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_projection_unions);
     tcase_add_test(tc, test_projection_recursive);
     tcase_add_test(tc, test_truncations_and_corruption);
+    tcase_add_test(tc, test_strings_and_keys);
+    tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
