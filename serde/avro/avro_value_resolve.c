@@ -51,6 +51,8 @@ static json_t *default_json(const sd_avro_node_t *n, const json_t *v, sd_err_t *
             if (!inner)
                 continue;
             json_t *wrapped = json_object();
+            if (!wrapped)
+                json_decref(inner);
             if (!wrapped || json_object_set_new(wrapped, type_label(b), inner)) {
                 json_decref(wrapped);
                 sd_err_set(err, SD_ERR_NOMEM, "out of memory");
@@ -861,6 +863,8 @@ static int decode(decoder_t *d, const avro_plan_t *p, json_t **out, int depth)
             return rc;
         }
         json_t *obj = json_object();
+        if (!obj)
+            json_decref(inner);
         if (!obj || json_object_set_new_nocheck(obj, p->u.run.branch, inner)) {
             json_decref(obj);
             return nomem(wk);

@@ -793,44 +793,83 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* One pass over every entry point; 1 when everything succeeded. */
+static int all_entry_points(void)
+{
+    static const char *reader_schema =
+        REC("{\"name\":\"a\",\"type\":\"long\"},{\"name\":\"d\",\"type\":[\"null\",\"string\"],"
+            "\"default\":null},{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"string\"},"
+            "\"default\":{\"k\":\"v\"}}");
+    static const char *writer_schema =
+        REC("{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"x\",\"type\":{\"type\":\"array\","
+            "\"items\":\"string\"}}");
+    strand_avro_schema_t *schema = NULL, *wschema = NULL, *rschema = NULL;
+    strand_avro_codec_t *c = NULL, *w = NULL, *r = NULL;
+    strand_avro_resolver_t *res = NULL;
+    uint8_t *bytes = NULL, *wbytes = NULL, *rbytes = NULL, *vbytes = NULL;
+    size_t len = 0, wlen = 0, rlen = 0, vlen = 0;
+    json_t *j = NULL, *p = NULL;
+    char *text = NULL;
+    avro_value_t v = {0}, pv = {0};
+    int ok = 0;
+    if (strand_avro_schema_parse(interop_schema, strlen(interop_schema), &schema, NULL) ||
+        strand_avro_codec_new(schema, &c, NULL) ||
+        strand_avro_encode_json_text(c, interop_value, strlen(interop_value), 0, &bytes, &len,
+                                     NULL) ||
+        strand_avro_decode_json(c, bytes, len, 0, &j, NULL) ||
+        strand_avro_validate_json(c, j, NULL) ||
+        strand_avro_decode_json_text(c, bytes, len, 0, &text, NULL, NULL) ||
+        strand_avro_decode_value(c, bytes, len, 0, &v, NULL) ||
+        strand_avro_encode_value(c, &v, 0, &vbytes, &vlen, NULL))
+        goto done;
+    if (strand_avro_schema_parse(writer_schema, strlen(writer_schema), &wschema, NULL) ||
+        strand_avro_schema_parse(reader_schema, strlen(reader_schema), &rschema, NULL) ||
+        strand_avro_codec_new(wschema, &w, NULL) || strand_avro_codec_new(rschema, &r, NULL) ||
+        strand_avro_resolver_new(w, r, &res, NULL))
+        goto done;
+    static const char *wvalue = "{\"a\":1,\"x\":[\"p\",\"q\"]}";
+    if (strand_avro_encode_json_text(w, wvalue, strlen(wvalue), 0, &wbytes, &wlen, NULL) ||
+        strand_avro_resolver_decode_json(res, wbytes, wlen, 0, &p, NULL) ||
+        strand_avro_resolver_decode_binary(res, wbytes, wlen, 0, &rbytes, &rlen, NULL) ||
+        strand_avro_resolver_decode_value(res, wbytes, wlen, 0, &pv, NULL))
+        goto done;
+    ok = 1;
+done:
+    if (v.iface)
+        avro_value_decref(&v);
+    if (pv.iface)
+        avro_value_decref(&pv);
+    json_decref(j);
+    json_decref(p);
+    strand_avro_free(text);
+    strand_avro_free(bytes);
+    strand_avro_free(wbytes);
+    strand_avro_free(rbytes);
+    strand_avro_free(vbytes);
+    strand_avro_resolver_free(res);
+    strand_avro_codec_free(c);
+    strand_avro_codec_free(w);
+    strand_avro_codec_free(r);
+    strand_avro_schema_free(schema);
+    strand_avro_schema_free(wschema);
+    strand_avro_schema_free(rschema);
+    return ok;
+}
+
 START_TEST(test_allocation_failures)
 {
+    /* jansson allocates through the same wrapper, so its allocations fail
+     * in turn too. */
+    json_set_alloc_funcs(sd_malloc, sd_free);
     for (long n = 0;; n++) {
         sd_alloc_fail_after(n);
-        strand_avro_schema_t *schema = NULL;
-        strand_avro_codec_t *w = NULL, *r = NULL;
-        strand_avro_resolver_t *res = NULL;
-        uint8_t *bytes = NULL;
-        size_t len = 0;
-        json_t *j = NULL;
-        int ok = 0;
-        if (strand_avro_schema_parse(interop_schema, strlen(interop_schema), &schema, NULL))
-            goto next;
-        if (strand_avro_codec_new(schema, &w, NULL))
-            goto next;
-        strand_avro_schema_free(schema);
-        schema = NULL;
-        r = strand_avro_codec_incref(w);
-        if (strand_avro_resolver_new(w, r, &res, NULL))
-            goto next;
-        if (strand_avro_encode_json_text(w, interop_value, strlen(interop_value), 0, &bytes, &len,
-                                         NULL))
-            goto next;
-        if (strand_avro_resolver_decode_json(res, bytes, len, 0, &j, NULL))
-            goto next;
-        ok = 1;
-    next:
+        int ok = all_entry_points();
         sd_alloc_fail_after(-1);
-        json_decref(j);
-        strand_avro_free(bytes);
-        strand_avro_resolver_free(res);
-        strand_avro_codec_free(r);
-        strand_avro_codec_free(w);
-        strand_avro_schema_free(schema);
         if (ok)
             break;
         ck_assert_msg(n < 100000, "never succeeded");
     }
+    json_set_alloc_funcs(malloc, free);
 }
 END_TEST
 
