@@ -505,6 +505,51 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.assertIs(out["is_compatible"], False)
         self.assertIn("FULL", "\n".join(out.get("messages", [])))
 
+    def test_avro_compatibility_rules(self):
+        """BACKWARD checks through the REST API, with the rule Confluent names for each failure."""
+
+        def record(fields, name="Rule", **extra):
+            return json.dumps(dict({"type": "record", "name": name, "namespace": "e2e.rules", "fields": fields},
+                                   **extra))
+
+        enum_abc = {"type": "enum", "name": "E", "symbols": ["A", "B", "C"]}
+        enum_ab = {"type": "enum", "name": "E", "symbols": ["A", "B"]}
+        cases = [
+            ("int to long", [{"name": "a", "type": "int"}], [{"name": "a", "type": "long"}], None),
+            ("string to bytes", [{"name": "a", "type": "string"}], [{"name": "a", "type": "bytes"}], None),
+            ("long to int", [{"name": "a", "type": "long"}], [{"name": "a", "type": "int"}], "TYPE_MISMATCH"),
+            ("enum symbol removed", [{"name": "e", "type": enum_abc}], [{"name": "e", "type": enum_ab}],
+             "MISSING_ENUM_SYMBOLS"),
+            ("enum symbol removed, with an enum default", [{"name": "e", "type": enum_abc}],
+             [{"name": "e", "type": dict(enum_ab, default="A")}], None),
+            ("fixed size changed", [{"name": "f", "type": {"type": "fixed", "name": "F", "size": 4}}],
+             [{"name": "f", "type": {"type": "fixed", "name": "F", "size": 8}}], "FIXED_SIZE_MISMATCH"),
+            ("writer type missing from the reader's union", [{"name": "a", "type": "int"}],
+             [{"name": "a", "type": ["null", "string"]}], "MISSING_UNION_BRANCH"),
+            ("field added without a default", [{"name": "a", "type": "int"}],
+             [{"name": "a", "type": "int"}, {"name": "b", "type": "int"}], "READER_FIELD_MISSING_DEFAULT_VALUE"),
+            ("field removed", [{"name": "a", "type": "int"}, {"name": "b", "type": "int"}],
+             [{"name": "a", "type": "int"}], None),
+        ]
+        for i, (what, old, new, rule) in enumerate(cases):
+            with self.subTest(what):
+                subject = "avro-rule-%d" % i
+                self.register(subject, record(old))
+                out = self.check(subject, record(new), "AVRO")
+                text = "\n".join(out.get("messages", []))
+                if rule is None:
+                    self.assertIs(out["is_compatible"], True, "%s: %s" % (what, text))
+                else:
+                    self.assertIs(out["is_compatible"], False, what)
+                    self.assertIn(rule, text, what)
+        # Record names: a rename breaks, unless the reader lists the old name as an alias.
+        self.register("avro-rule-name", record([{"name": "a", "type": "int"}], name="Old"))
+        out = self.check("avro-rule-name", record([{"name": "a", "type": "int"}], name="New"), "AVRO")
+        self.assertIs(out["is_compatible"], False)
+        self.assertIn("NAME_MISMATCH", "\n".join(out.get("messages", [])))
+        aliased = record([{"name": "a", "type": "int"}], name="New", aliases=["e2e.rules.Old"])
+        self.assertIs(self.check("avro-rule-name", aliased, "AVRO")["is_compatible"], True)
+
     def test_error_messages_name_what_was_not_found(self):
         self.register("msg-s", rec("Msg", ("a", "int")))
         r = self.c.error("GET", "/subjects/msg-none/versions/1", 404, 40401)
