@@ -30,7 +30,15 @@ if [ -n "$missing" ]; then
     $sudo apt-get install -y -qq $missing
 fi
 
-if [ "${1:-}" = "--tests" ] && [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules/kafkajs ]; then
+# Every package tests/e2e/package.json names must be there; one missing
+# (a package added since the last `npm ci`) reinstalls them all.
+npm_missing=""
+if [ -f tests/e2e/package.json ]; then
+    for p in kafkajs @confluentinc/schemaregistry; do
+        [ -d "tests/e2e/node_modules/$p" ] || npm_missing="$npm_missing $p"
+    done
+fi
+if [ "${1:-}" = "--tests" ] && [ -n "$npm_missing" ]; then
     echo "deps: installing the end-to-end tests' npm packages"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
