@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "avro/avro_int.h"
 #include "avro/avro_value_int.h"
 #include "base/alloc.h"
 
@@ -607,6 +608,21 @@ static json_t *json_floating(double v)
     return json_real(v);
 }
 
+/* A float as the double its shortest decimal form denotes (0.1f as 0.1, not
+ * 0.100000001490116), so that the JSON reads as Java's Float.toString and
+ * still converts back to the same float. */
+static json_t *json_float(float f)
+{
+    if (isnan(f) || isinf(f))
+        return json_floating(f);
+    char text[48];
+    double d;
+    avro__java_double(text, sizeof text, f, 1);
+    if (avro__parse_java_double(text, &d) || (float)d != f)
+        d = f;
+    return json_real(d);
+}
+
 /* Bytes as an ISO-8859-1 JSON string: each byte one code point. */
 static json_t *json_latin1(const uint8_t *p, size_t n)
 {
@@ -686,18 +702,18 @@ static int decode(decoder_t *d, const avro_plan_t *p, json_t **out, int depth)
         int32_t v;
         if (read_int(d, &v))
             return wk->code;
-        *out = p->out == SD_AVRO_INT || p->out == SD_AVRO_LONG
-                   ? json_integer(v)
-                   : json_floating(p->out == SD_AVRO_FLOAT ? (double)(float)v : (double)v);
+        *out = p->out == SD_AVRO_INT || p->out == SD_AVRO_LONG ? json_integer(v)
+               : p->out == SD_AVRO_FLOAT                       ? json_float((float)v)
+                                                               : json_floating((double)v);
         break;
     }
     case AVRO_PLAN_LONG: {
         int64_t v;
         if (read_long(d, &v))
             return wk->code;
-        *out = p->out == SD_AVRO_LONG
-                   ? json_integer(v)
-                   : json_floating(p->out == SD_AVRO_FLOAT ? (double)(float)v : (double)v);
+        *out = p->out == SD_AVRO_LONG    ? json_integer(v)
+               : p->out == SD_AVRO_FLOAT ? json_float((float)v)
+                                         : json_floating((double)v);
         break;
     }
     case AVRO_PLAN_FLOAT:
@@ -706,7 +722,10 @@ static int decode(decoder_t *d, const avro_plan_t *p, json_t **out, int depth)
         int is_float = p->op == AVRO_PLAN_FLOAT;
         if (sd_read_bytes(&d->r, is_float ? 4 : 8, &b))
             return bad_read(d, at, is_float ? "float" : "double");
-        *out = json_floating(is_float ? (double)get_float(b) : get_double(b));
+        if (is_float && p->out == SD_AVRO_FLOAT)
+            *out = json_float(get_float(b));
+        else
+            *out = json_floating(is_float ? (double)get_float(b) : get_double(b));
         break;
     }
     case AVRO_PLAN_BYTES:
@@ -1021,18 +1040,59 @@ int avro_value__check(const sd_avro_node_t *writer, const void *data, size_t len
 
 /* ---- public decoding --------------------------------------------------------- */
 
+/* JSON text as Avro's Java JSON encoder writes it: compact, doubles as
+ * Java's Double.toString, strings escaped like Jackson. Map keys may hold
+ * NUL, so their lengths come from the iterator. */
+static void write_text(sd_writer_t *w, const json_t *v)
+{
+    char buf[48];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        sd_write_u8(w, '{');
+        int first = 1;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first)
+                sd_write_u8(w, ',');
+            first = 0;
+            avro__write_json_string(w, json_object_iter_key(it), json_object_iter_key_len(it));
+            sd_write_u8(w, ':');
+            write_text(w, json_object_iter_value(it));
+        }
+        sd_write_u8(w, '}');
+        break;
+    }
+    case JSON_ARRAY:
+        sd_write_u8(w, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                sd_write_u8(w, ',');
+            write_text(w, json_array_get(v, i));
+        }
+        sd_write_u8(w, ']');
+        break;
+    case JSON_REAL:
+        avro__java_double(buf, sizeof buf, json_real_value(v), 0);
+        sd_write_bytes(w, buf, strlen(buf));
+        break;
+    default: avro__write_json(w, v); break;
+    }
+}
+
 static int to_text(json_t *value, char **out, size_t *out_len, sd_err_t *e)
 {
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-    if (!text)
+    sd_writer_t w;
+    sd_writer_init(&w);
+    write_text(&w, value);
+    sd_write_u8(&w, 0);
+    if (w.err) {
+        sd_writer_free(&w);
         return sd_err_set(e, SD_ERR_NOMEM, "out of memory");
-    size_t n = strlen(text);
-    *out = sd_strndup(text, n);
-    free(text);
-    if (!*out)
-        return sd_err_set(e, SD_ERR_NOMEM, "out of memory");
+    }
+    size_t n;
+    *out = (char *)sd_writer_steal(&w, &n);
     if (out_len)
-        *out_len = n;
+        *out_len = n - 1;
     return 0;
 }
 

@@ -140,6 +140,37 @@ static const char *address_schema =
     "\"default\":\"A\"},"
     "{\"name\":\"id\",\"type\":{\"type\":\"fixed\",\"name\":\"Id\",\"size\":4}}]}";
 
+static void expect_text(const char *schema, const char *value, const char *text)
+{
+    strand_avro_codec_t *c = codec_of(schema);
+    size_t len;
+    uint8_t *bytes = encode_ok(c, value, 0, &len);
+    char *out = NULL;
+    size_t out_len = 0;
+    ck_assert_int_eq(strand_avro_decode_json_text(c, bytes, len, 0, &out, &out_len, NULL), 0);
+    ck_assert_str_eq(out, text);
+    ck_assert_uint_eq(out_len, strlen(text));
+    strand_avro_free(out);
+    strand_avro_free(bytes);
+    strand_avro_codec_free(c);
+}
+
+START_TEST(test_json_text)
+{
+    /* As Java's JSON encoder writes them: Float/Double.toString, Jackson's
+     * escapes, UTF-8 kept. */
+    expect_text("\"float\"", "0.1", "0.1");
+    expect_text("\"float\"", "16777216", "1.6777216E7");
+    expect_text("\"double\"", "1", "1.0");
+    expect_text("\"double\"", "1e10", "1.0E10");
+    expect_text("\"double\"", "0.001", "0.001");
+    expect_text("\"double\"", "\"-Infinity\"", "\"-Infinity\"");
+    expect_text("{\"type\":\"array\",\"items\":\"float\"}", "[1.5,-0.25]", "[1.5,-0.25]");
+    expect_text("\"string\"", "\"a\\\"\\n\\u00e9\"", "\"a\\\"\\n\u00e9\"");
+    expect_text("\"bytes\"", "\"\\u0000\\u00ff\"", "\"\\u0000\u00ff\"");
+}
+END_TEST
+
 START_TEST(test_validation_messages)
 {
     const char *s = address_schema;
@@ -721,6 +752,11 @@ START_TEST(test_strings_and_keys)
                                    "b\x02"
                                    "x\x00";
     ck_assert_int_eq(strand_avro_decode_json(c, with_nul, sizeof with_nul - 1, 0, &j, &err), 0);
+    char *text = NULL;
+    ck_assert_int_eq(
+        strand_avro_decode_json_text(c, with_nul, sizeof with_nul - 1, 0, &text, NULL, &err), 0);
+    ck_assert_str_eq(text, "{\"a\\u0000b\":\"x\"}");
+    strand_avro_free(text);
     uint8_t *again;
     size_t len;
     ck_assert_int_eq(strand_avro_encode_json(c, j, 0, &again, &len, &err), 0);
@@ -879,6 +915,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_spec_examples);
+    tcase_add_test(tc, test_json_text);
     tcase_add_test(tc, test_validation_messages);
     tcase_add_test(tc, test_raw_bytes);
     tcase_add_test(tc, test_avro_c_interop);
