@@ -86,6 +86,21 @@ static int prepare(strand_deserializer_t *des, const char *topic, const void *va
     return rc;
 }
 
+/* Names the writer's schema in a decoding error; gives its id on success. */
+static void after_decode(int rc, const serde_schema_t *writer, int32_t *schema_id,
+                         strand_serde_error_t *err)
+{
+    if (!rc) {
+        if (schema_id)
+            *schema_id = writer->id;
+    } else if (rc != STRAND_SERDE_ERR_NOMEM) {
+        if (writer->id >= 0)
+            serde__error_prefix(err, rc, "payload of schema %d", (int)writer->id);
+        else
+            serde__error_prefix(err, rc, "payload of schema %s", writer->guid);
+    }
+}
+
 static void finish(serde_schema_t *writer, serde_projection_t *projection)
 {
     serde__projection_release(projection);
@@ -175,10 +190,7 @@ int strand_deserializer_deserialize_json(strand_deserializer_t *des, const char 
     if (!rc && frame.kind != STRAND_WIRE_NONE) {
         rc = des->ctx.format->decode_json(writer, projection, frame.payload, frame.payload_len, out,
                                           out_len, err);
-        if (rc && rc != STRAND_SERDE_ERR_NOMEM)
-            serde__error_prefix(err, rc, "payload of schema %d", (int)writer->id);
-        else if (schema_id)
-            *schema_id = writer->id;
+        after_decode(rc, writer, schema_id, err);
     }
     finish(writer, projection);
     if (!rc)
@@ -206,10 +218,7 @@ int strand_deserializer_deserialize_avro(strand_deserializer_t *des, const char 
     if (!rc && frame.kind != STRAND_WIRE_NONE) {
         rc = des->ctx.format->decode_avro(writer, projection, frame.payload, frame.payload_len, out,
                                           err);
-        if (rc && rc != STRAND_SERDE_ERR_NOMEM)
-            serde__error_prefix(err, rc, "payload of schema %d", (int)writer->id);
-        else if (schema_id)
-            *schema_id = writer->id;
+        after_decode(rc, writer, schema_id, err);
     }
     finish(writer, projection);
     if (!rc)

@@ -215,7 +215,7 @@ static int compile_record(serde_context_t *ctx, const strand_registry_schema_t *
     for (size_t i = 0; i < got; i++)
         serde__schema_release(refs[i]);
     sd_free(refs);
-    if (rc && rc != STRAND_SERDE_ERR_NOMEM && record->id >= 0)
+    if (rc && rc != STRAND_SERDE_ERR_NOMEM && rc != STRAND_SERDE_ERR_UNSUPPORTED && record->id >= 0)
         serde__error_prefix(err, rc, "schema %d", (int)record->id);
     return rc;
 }

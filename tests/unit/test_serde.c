@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
+#include "core/serde_int.h"
 #include "strand/registry_client.h"
 #include "strand/serde.h"
 #include "strand/wire.h"
@@ -233,6 +235,18 @@ static strand_deserializer_t *deserializer(strand_registry_client_t *c, int is_k
     int rc = strand_deserializer_new(c, NULL, STRAND_SERDE_AVRO, is_key, reader,
                                      reader ? strlen(reader) : 0, &des, &err);
     ck_assert_msg(rc == 0, "deserializer: %s", err.message);
+    return des;
+}
+
+static strand_deserializer_t *deserializer_with(strand_registry_client_t *c, int is_key,
+                                                const char *name, const char *value)
+{
+    strand_serde_config_t *config = config_of(name, value, NULL);
+    strand_deserializer_t *des = NULL;
+    strand_serde_error_t err = {0};
+    int rc = strand_deserializer_new(c, config, STRAND_SERDE_AVRO, is_key, NULL, 0, &des, &err);
+    ck_assert_msg(rc == 0, "deserializer: %s", err.message);
+    strand_serde_config_free(config);
     return des;
 }
 
@@ -582,6 +596,26 @@ START_TEST(use_latest_version)
     ck_assert_int_eq(framed_id(out, len), id2);
     des_eq(des, out, len, "{\"a\":1,\"b\":\"q\"}", id2);
     strand_serde_free(out);
+
+    /* A deserializer with use.latest.version reads V1's data as V2. */
+    int32_t id1 = register_text(c, "latest-value", V1);
+    uint8_t v1_data[] = {
+        0, (uint8_t)(id1 >> 24), (uint8_t)(id1 >> 16), (uint8_t)(id1 >> 8), (uint8_t)id1, 0x0e};
+    strand_deserializer_t *latest = deserializer_with(c, 0, "use.latest.version", "true");
+    char *json = NULL;
+    int32_t got = -1;
+    strand_serde_error_t err = {0};
+    int rc = strand_deserializer_deserialize_json(latest, "latest", v1_data, sizeof v1_data, NULL,
+                                                  0, &json, NULL, &got, &err);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    ck_assert_str_eq(json, "{\"a\":7,\"b\":\"dflt\"}");
+    ck_assert_int_eq(got, id1);
+    strand_serde_free(json);
+    /* It needs the topic to name the subject. */
+    rc = strand_deserializer_deserialize_json(latest, NULL, v1_data, sizeof v1_data, NULL, 0, &json,
+                                              NULL, &got, &err);
+    ck_assert_int_eq(rc, STRAND_SERDE_ERR_ARGUMENT);
+    strand_deserializer_free(latest);
 
     /* auto.register.schemas wins over use.latest.version (Confluent's order). */
     strand_serializer_t *both = serializer(c, 0, V1, "use.latest.version", "true", NULL);
@@ -1161,6 +1195,77 @@ START_TEST(configuration)
 }
 END_TEST
 
+/* ---- allocation failures ------------------------------------------------------------------ */
+
+START_TEST(allocation_failures)
+{
+    const char *reader = "{\"type\":\"record\",\"name\":\"Shape\",\"namespace\":\"p\",\"fields\":["
+                         "{\"name\":\"n\",\"type\":\"long\"},{\"name\":\"s\",\"type\":\"bytes\"},"
+                         "{\"name\":\"added\",\"type\":\"int\",\"default\":7}]}";
+    /* n -300, f 2.5, s "ab", e BLUE, u int 1, gone "g" */
+    const uint8_t framed[] = {0,    0,    0,   0,   1,    0xd7, 0x04, 0x00, 0x00, 0x20,
+                              0x40, 0x04, 'a', 'b', 0x04, 0x02, 0x02, 0x02, 'g'};
+    long n = 0;
+    for (;; n++) {
+        strand_deserializer_t *des = NULL;
+        strand_serde_error_t err = {0};
+        char *json = NULL;
+        sd_alloc_fail_after(n);
+        int rc = serde__deserializer_new_offline(NULL, STRAND_SERDE_AVRO, 0, reader, strlen(reader),
+                                                 &des, &err);
+        if (!rc)
+            rc = serde__deserializer_seed(des, 1, NULL, WRITER, strlen(WRITER), &err);
+        if (!rc)
+            rc = strand_deserializer_deserialize_json(des, "t", framed, sizeof framed, NULL, 0,
+                                                      &json, NULL, NULL, &err);
+        sd_alloc_fail_after(-1);
+        if (rc == 0) {
+            ck_assert_str_eq(json, "{\"n\":-300,\"s\":\"ab\",\"added\":7}");
+            strand_serde_free(json);
+            strand_deserializer_free(des);
+            break;
+        }
+        ck_assert_int_lt(rc, 0);
+        ck_assert_int_eq(err.code, rc);
+        ck_assert_str_ne(err.message, "");
+        ck_assert_ptr_null(json);
+        /* A failure to allocate is not remembered: the same call works now. */
+        if (des && serde__deserializer_seed(des, 1, NULL, WRITER, strlen(WRITER), NULL) == 0) {
+            rc = strand_deserializer_deserialize_json(des, "t", framed, sizeof framed, NULL, 0,
+                                                      &json, NULL, NULL, &err);
+            ck_assert_msg(rc == 0, "after failing allocation %ld: %s", n, err.message);
+            strand_serde_free(json);
+        }
+        strand_deserializer_free(des);
+    }
+    ck_assert_int_gt(n, 10);
+
+    /* The serializer: a schema given with the call, registered, encoded. */
+    strand_registry_client_t *c = new_client();
+    strand_serializer_t *ser = serializer(c, 0, NULL, NULL);
+    for (n = 0;; n++) {
+        uint8_t *out = NULL;
+        size_t len = 0;
+        strand_serde_error_t err = {0};
+        sd_alloc_fail_after(n);
+        int rc = strand_serializer_serialize_json(ser, "alloc", "{\"a\":7}", 7, V1, strlen(V1),
+                                                  &out, &len, &err);
+        sd_alloc_fail_after(-1);
+        if (rc == 0) {
+            ck_assert_uint_eq(len, 6);
+            strand_serde_free(out);
+            break;
+        }
+        ck_assert_ptr_null(out);
+        ck_assert_int_lt(rc, 0);
+        ck_assert_str_ne(err.message, "");
+    }
+    ck_assert_int_gt(n, 3);
+    strand_serializer_free(ser);
+    strand_registry_client_free(c);
+}
+END_TEST
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 #define THREAD_IDS 4
@@ -1281,6 +1386,7 @@ int main(void)
     tcase_add_test(tc, references_resolved);
     tcase_add_test(tc, configuration);
     tcase_add_test(tc, threads_share_one_cache);
+    tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
