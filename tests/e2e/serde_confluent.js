@@ -11,6 +11,10 @@
 //   node serde_confluent.js deserialize --registry URL --topic T [--key]
 //        framed bytes on stdin, the value in Avro's JSON encoding on stdout
 //
+// With --lines, serialize reads one JSON document per line and prints the
+// framed bytes of each as a line of hex, and deserialize reads lines of hex
+// and prints one JSON document per line (one process for many values).
+//
 // serialize uses the subject's latest version (use.latest.version, without
 // auto-registration) unless --schema-id names the schema (use.schema.id):
 // left to itself the JS serializer would derive a schema from the object.
@@ -30,11 +34,11 @@ const {
 } = require('@confluentinc/schemaregistry');
 
 function parseArgs(argv) {
-  const args = { key: false };
+  const args = { key: false, lines: false };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '');
-    if (name === 'key') {
-      args.key = true;
+    if (name === 'key' || name === 'lines') {
+      args[name] = true;
       continue;
     }
     if (i + 1 >= argv.length) throw new Error(`missing value for --${name}`);
@@ -52,11 +56,20 @@ function client(args) {
   return new SchemaRegistryClient({ baseURLs: [args.registry], maxRetries: 0 });
 }
 
-// Avro's JSON encoding needs wrapped unions on both sides.
-const AVSC_OPTIONS = { wrapUnions: true };
+// Avro's JSON encoding needs wrapped unions on both sides. A fresh object
+// each time: avsc keeps the named types it defines in the options it is given.
+function avscOptions() {
+  return { wrapUnions: true };
+}
+
+const types = new Map();
+function typeOf(schema) {
+  if (!types.has(schema)) types.set(schema, avro.Type.forSchema(JSON.parse(schema), avscOptions()));
+  return types.get(schema);
+}
 
 function serdeConfig(extra) {
-  return Object.assign({ subjectNameStrategyType: SubjectNameStrategyType.TOPIC }, AVSC_OPTIONS, extra);
+  return Object.assign({ subjectNameStrategyType: SubjectNameStrategyType.TOPIC }, avscOptions(), extra);
 }
 
 function subjectOf(args) {
@@ -83,23 +96,37 @@ async function serialize(args) {
     conf = serdeConfig({ autoRegisterSchemas: false, useLatestVersion: true });
     info = await sr.getLatestSchemaMetadata(subject);
   }
-  const type = avro.Type.forSchema(JSON.parse(info.schema), AVSC_OPTIONS);
-  const value = type.fromString(readStdin().toString('utf8'));
+  const type = typeOf(info.schema);
   const serializer = new AvroSerializer(sr, args.key ? SerdeType.KEY : SerdeType.VALUE, conf);
-  const bytes = await serializer.serialize(args.topic, value);
-  process.stdout.write(bytes);
+  const input = readStdin().toString('utf8');
+  if (!args.lines) {
+    process.stdout.write(await serializer.serialize(args.topic, type.fromString(input)));
+    return;
+  }
+  const out = [];
+  for (const line of input.split('\n').filter((l) => l.trim() !== '')) {
+    out.push((await serializer.serialize(args.topic, type.fromString(line))).toString('hex'));
+  }
+  process.stdout.write(out.map((l) => l + '\n').join(''));
 }
 
 async function deserialize(args) {
   if (!args.topic) throw new Error('--topic is required');
   const sr = client(args);
-  const bytes = readStdin();
-  if (bytes.length < 5 || bytes[0] !== 0) throw new Error('not magic-0 framed bytes');
-  const info = await sr.getBySubjectAndId(subjectOf(args), bytes.readInt32BE(1));
   const deserializer = new AvroDeserializer(sr, args.key ? SerdeType.KEY : SerdeType.VALUE, serdeConfig({}));
-  const value = await deserializer.deserialize(args.topic, bytes);
-  const type = avro.Type.forSchema(JSON.parse(info.schema), AVSC_OPTIONS);
-  process.stdout.write(type.toString(value) + '\n');
+  const input = readStdin();
+  const inputs = args.lines
+    ? input.toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => Buffer.from(l.trim(), 'hex'))
+    : [input];
+  const out = [];
+  for (const bytes of inputs) {
+    if (bytes.length < 5 || bytes[0] !== 0) throw new Error('not magic-0 framed bytes');
+    const info = await sr.getBySubjectAndId(subjectOf(args), bytes.readInt32BE(1));
+    const value = await deserializer.deserialize(args.topic, bytes);
+    const type = typeOf(info.schema);
+    out.push(type.toString(value) + '\n');
+  }
+  process.stdout.write(out.join(''));
 }
 
 const commands = { register, serialize, deserialize };
