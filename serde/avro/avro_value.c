@@ -607,6 +607,11 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
             const char *key = NULL;
             if (avro_value_get_by_index(v, i, &item, &key))
                 return fail(c, STRAND_AVRO_ERR_AVRO_C, "avro-c: %s", avro_strerror());
+            if (n->kind == SD_AVRO_MAP && key && !utf8_valid((const uint8_t *)key, strlen(key))) {
+                int rc = fail(c, STRAND_AVRO_ERR_VALUE, "map key that is not UTF-8");
+                prepend_index(c, i);
+                return rc;
+            }
             if (n->kind == SD_AVRO_MAP && w) {
                 size_t klen = key ? strlen(key) : 0;
                 sd_write_varlong(w, (int64_t)klen);

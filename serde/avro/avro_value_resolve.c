@@ -25,6 +25,8 @@ static const char *type_label(const sd_avro_node_t *n)
 
 /* ---- defaults -------------------------------------------------------------- */
 
+static json_t *json_float(float f);
+
 /* A schema default is written like the JSON encoding except that a union's
  * default is the bare value of its first branch. This rewrites it into the
  * JSON encoding (union values wrapped), so decoded records and defaults look
@@ -141,7 +143,13 @@ static json_t *default_json(const sd_avro_node_t *n, const json_t *v, sd_err_t *
             sd_err_set(err, STRAND_AVRO_ERR_VALUE, "the default does not fit: %s", e.msg);
             return NULL;
         }
-        json_t *out = json_deep_copy(v);
+        /* A float or double default written as an integer reads as the
+         * number a decoded value would be. */
+        json_t *out = n->kind == SD_AVRO_FLOAT && json_is_number(v)
+                          ? json_float((float)json_number_value(v))
+                      : n->kind == SD_AVRO_DOUBLE && json_is_integer(v)
+                          ? json_real((double)json_integer_value(v))
+                          : json_deep_copy(v);
         if (!out)
             goto nomem;
         return out;

@@ -165,6 +165,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         !same(w, flags, value, value2))
         broken("re-encoded value decodes differently", &err);
     avro_c_round_trip(w, flags, data, size, value);
+    /* The text form is written for every decodable value. */
+    char *text = NULL;
+    if (strand_avro_decode_json_text(w, data, size, flags, &text, NULL, &err) != 0 || !text)
+        broken("no text for a decodable value", &err);
+    strand_avro_free(text);
     /* The reader can read whatever the writer wrote, except bytes that are
      * not UTF-8 where it reads a string. */
     json_t *projected = NULL;

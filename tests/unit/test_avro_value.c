@@ -534,6 +534,13 @@ START_TEST(test_projection_defaults)
         "{\"a\":1}",
         "{\"a\":1,\"b\":7,\"c\":null,\"d\":{\"string\":\"x\"},\"e\":{\"f\":3,\"g\":null},"
         "\"h\":\"\\u00ff\",\"i\":{\"k\":{\"int\":1}}}");
+    /* Number defaults read as decoded numbers would. */
+    expect_projection(REC("{\"name\":\"a\",\"type\":\"int\"}"),
+                      REC("{\"name\":\"a\",\"type\":\"int\"},"
+                          "{\"name\":\"f\",\"type\":\"float\",\"default\":1},"
+                          "{\"name\":\"g\",\"type\":\"double\",\"default\":2},"
+                          "{\"name\":\"h\",\"type\":\"float\",\"default\":0.1}"),
+                      "{\"a\":1}", "{\"a\":1,\"f\":1.0,\"g\":2.0,\"h\":0.1}");
     /* Field order follows the reader; writer-only fields are skipped. */
     expect_projection(
         REC("{\"name\":\"x\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"map\","
