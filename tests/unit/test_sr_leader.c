@@ -27,6 +27,7 @@
 #include "base/error.h"
 #include "sr_leader.h"
 #include "unit.h"
+#include "unit_broker.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -536,92 +537,17 @@ END_TEST
 
 /* ---- against a real broker ------------------------------------------------- */
 
-typedef struct broker {
-    pid_t pid;
-    int out_fd; /* its stdout, kept open so it never writes into a closed pipe */
-    char dir[PATH_MAX];
-    char log[PATH_MAX + 16];
-    char bootstrap[128];
-} broker_t;
-
-static const char *broker_binary(void)
-{
-    const char *env = getenv("STRAND_BIN");
-    if (env && *env)
-        return env;
-#if defined(__SANITIZE_ADDRESS__)
-    return "build/sanitize/bin/strand";
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return "build/sanitize/bin/strand";
-#else
-    return "bin/strand";
-#endif
-#else
-    return "bin/strand";
-#endif
-}
+typedef unit_broker_t broker_t;
 
 /* Starts a broker on 127.0.0.1:port (0 = any free port) whose first
  * rebalance of an empty group waits delay_ms. */
 static void broker_start_with(broker_t *b, int port, int delay_ms)
 {
-    memset(b, 0, sizeof *b);
-    unit_make_temp_dir(b->dir, sizeof b->dir, "sr_leader");
-    snprintf(b->log, sizeof b->log, "%s/broker.log", b->dir);
-    const char *bin = broker_binary();
-    ck_assert_msg(access(bin, X_OK) == 0, "no broker binary at %s (set STRAND_BIN)", bin);
-    char logdirs[PATH_MAX + 32], listeners[64], delay[64];
-    snprintf(delay, sizeof delay, "--group.initial.rebalance.delay.ms=%d", delay_ms);
-    snprintf(logdirs, sizeof logdirs, "--log.dirs=%s/data", b->dir);
-    snprintf(listeners, sizeof listeners, "--listeners=PLAINTEXT://127.0.0.1:%d", port);
-    int pipefd[2];
-    ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-    pid_t parent = getpid();
-    b->pid = fork();
-    ck_assert_int_ge(b->pid, 0);
-    if (b->pid == 0) {
-        /* The broker dies with the test, whatever happens to the test. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        int log = open(b->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(pipefd[1], 1);
-        if (log >= 0)
-            dup2(log, 2);
-        char *argv[] = {(char *)bin, listeners,
-                        logdirs,     "--schema.registry.listeners=",
-                        delay,       "--group.min.session.timeout.ms=1000",
-                        NULL};
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    b->out_fd = pipefd[0];
-    /* Wait for "strand: kafka listening on HOST:PORT". */
-    char line[512];
-    size_t used = 0;
-    int64_t deadline = now_ms() + 60000;
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        ck_assert_msg(left > 0, "the broker did not print its listening line (see %s)", b->log);
-        struct pollfd p = {.fd = b->out_fd, .events = POLLIN};
-        if (poll(&p, 1, (int)left) <= 0)
-            continue;
-        ssize_t n = read(b->out_fd, line + used, sizeof line - 1 - used);
-        ck_assert_msg(n > 0, "the broker exited before listening (see %s)", b->log);
-        used += (size_t)n;
-        line[used] = 0;
-        char *at = strstr(line, "strand: kafka listening on ");
-        char *eol = at ? strchr(at, '\n') : NULL;
-        if (eol) {
-            *eol = 0;
-            snprintf(b->bootstrap, sizeof b->bootstrap, "%s",
-                     at + strlen("strand: kafka listening on "));
-            return;
-        }
-        ck_assert_uint_lt(used, sizeof line - 1);
-    }
+    unit_broker_options_t options = {.name = "sr_leader",
+                                     .port = port,
+                                     .rebalance_delay_ms = delay_ms,
+                                     .extra = {"--group.min.session.timeout.ms=1000"}};
+    unit_broker_start(b, &options);
 }
 
 static void broker_start_on(broker_t *b, int port) { broker_start_with(b, port, 0); }
@@ -629,35 +555,7 @@ static void broker_start(broker_t *b) { broker_start_with(b, 0, 0); }
 
 /* Stops the broker (SIGTERM, or SIGKILL with hard) and fails on any
  * sanitizer report in its log. */
-static void broker_stop(broker_t *b, bool hard)
-{
-    if (b->pid <= 0)
-        return;
-    kill(b->pid, hard ? SIGKILL : SIGTERM);
-    int status = 0;
-    int64_t deadline = now_ms() + 20000;
-    while (waitpid(b->pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(b->pid, SIGKILL);
-            waitpid(b->pid, &status, 0);
-            break;
-        }
-        usleep(20000);
-    }
-    b->pid = 0;
-    close(b->out_fd);
-    FILE *f = fopen(b->log, "r");
-    char line[1024];
-    bool dirty = false;
-    while (f && fgets(line, sizeof line, f))
-        if (strstr(line, "AddressSanitizer") || strstr(line, "LeakSanitizer") ||
-            strstr(line, "runtime error:"))
-            dirty = true;
-    if (f)
-        fclose(f);
-    ck_assert_msg(!dirty, "sanitizer report in %s", b->log);
-    unit_remove_tree(b->dir);
-}
+static void broker_stop(broker_t *b, bool hard) { unit_broker_stop(b, hard); }
 
 /* What one elector has reported, for the test to wait on. */
 typedef struct watch {

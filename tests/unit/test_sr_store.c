@@ -23,14 +23,7 @@
 #include "base/log.h"
 #include "sr_store.h"
 #include "unit.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED_BUILD 1
-#endif
-#endif
+#include "unit_broker.h"
 
 static int64_t now_ms(void)
 {
@@ -39,118 +32,18 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the broker ----------------------------------------------------------- */
 
-typedef struct broker {
-    pid_t pid;
-    char dir[512];
-    char bootstrap[64];
-} broker_t;
-
-static const char *broker_binary(void)
-{
-    const char *env = getenv("STRAND_BIN");
-    if (env && *env)
-        return env;
-#ifdef SANITIZED_BUILD
-    const char *candidates[] = {"build/sanitize/bin/strand", "bin/strand"};
-#else
-    const char *candidates[] = {"bin/strand", "build/sanitize/bin/strand"};
-#endif
-    for (size_t i = 0; i < 2; i++)
-        if (access(candidates[i], X_OK) == 0)
-            return candidates[i];
-    return NULL;
-}
-
-/* Starts the broker in a fresh directory and waits for its listening line. */
-static void broker_start(broker_t *b)
-{
-    const char *binary = broker_binary();
-    ck_assert_msg(binary != NULL, "no broker binary: build bin/strand or set STRAND_BIN");
-    unit_make_temp_dir(b->dir, sizeof b->dir, "test_sr_store");
-    char out_path[600], log_path[600], dirs_arg[600];
-    snprintf(out_path, sizeof out_path, "%s/broker.out", b->dir);
-    snprintf(log_path, sizeof log_path, "%s/broker.log", b->dir);
-    snprintf(dirs_arg, sizeof dirs_arg, "--log.dirs=%s/data", b->dir);
-
-    pid_t parent = getpid();
-    b->pid = fork();
-    ck_assert_int_ge(b->pid, 0);
-    if (b->pid == 0) {
-        /* The broker must not outlive a test process that crashed. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || log < 0)
-            _exit(127);
-        dup2(out, STDOUT_FILENO);
-        dup2(log, STDERR_FILENO);
-        execl(binary, binary, "--listeners=PLAINTEXT://127.0.0.1:0", dirs_arg,
-              "--schema.registry.listeners=", (char *)NULL);
-        _exit(127);
-    }
-
-    const char *marker = "strand: kafka listening on ";
-    int64_t deadline = now_ms() + 30000;
-    b->bootstrap[0] = '\0';
-    while (!b->bootstrap[0] && now_ms() < deadline) {
-        FILE *f = fopen(out_path, "r");
-        char line[256];
-        while (f && fgets(line, sizeof line, f)) {
-            if (strncmp(line, marker, strlen(marker)) == 0) {
-                const char *address = line + strlen(marker);
-                size_t len = strcspn(address, "\r\n");
-                snprintf(b->bootstrap, sizeof b->bootstrap, "%.*s", (int)len, address);
-            }
-        }
-        if (f)
-            fclose(f);
-        int status;
-        ck_assert_msg(waitpid(b->pid, &status, WNOHANG) == 0, "the broker exited at start; see %s",
-                      log_path);
-        if (!b->bootstrap[0])
-            sleep_ms(20);
-    }
-    ck_assert_msg(b->bootstrap[0], "the broker did not print its listening line; see %s", log_path);
-}
-
-/* SIGTERM by pid, then wait (SIGKILL after 15 s). */
-static void broker_stop(broker_t *b)
-{
-    if (b->pid <= 0)
-        return;
-    kill(b->pid, SIGTERM);
-    int status = 0;
-    int64_t deadline = now_ms() + 15000;
-    while (waitpid(b->pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(b->pid, SIGKILL);
-            waitpid(b->pid, &status, 0);
-            break;
-        }
-        sleep_ms(10);
-    }
-    b->pid = 0;
-}
+static const unit_broker_options_t broker_options = {.name = "test_sr_store"};
 
 /* One broker for the whole suite, started before the tests fork. */
-static broker_t shared_broker;
+static unit_broker_t shared_broker;
 
-static void suite_setup(void) { broker_start(&shared_broker); }
+static void suite_setup(void) { unit_broker_start(&shared_broker, &broker_options); }
 
 static void suite_teardown(void)
 {
-    broker_stop(&shared_broker);
-    unit_remove_tree(shared_broker.dir);
+    unit_broker_stop(&shared_broker, false);
 }
 
 /* ---- log lines ------------------------------------------------------------ */
@@ -715,13 +608,13 @@ END_TEST
 START_TEST(broker_gone)
 {
     /* A broker of this test's own, to stop under the store. */
-    broker_t own = {0};
-    broker_start(&own);
+    unit_broker_t own;
+    unit_broker_start(&own, &broker_options);
     collector_t c;
     collector_init(&c);
     sr_store_t *store = open_store(own.bootstrap, "store_gone", &c, 1500);
     write_one(store, "before", "v");
-    broker_stop(&own);
+    unit_broker_stop(&own, false);
 
     /* A write with nobody to take it times out within write_timeout_ms. */
     sr_store_record_t record = {"after", "v"};
