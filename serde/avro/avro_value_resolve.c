@@ -365,20 +365,39 @@ done:
     return rc;
 }
 
-/* The reader branch a (non-union) writer type goes to: the first of the
- * same type (and name), else the first it promotes to. */
+/* The specification's "match" of a writer type and a reader type, exactly
+ * (same type) or through a promotion; arrays and maps match by their items,
+ * named types by name (and fixed by size). */
+static int matches(const sd_avro_node_t *w, const sd_avro_node_t *r, int allow_promotion, int depth)
+{
+    w = sd_avro_deref(w);
+    r = sd_avro_deref(r);
+    if (depth > AVRO_VALUE_MAX_DEPTH)
+        return 0;
+    if (w->kind != r->kind)
+        return allow_promotion && promotes(w->kind, r->kind);
+    switch (w->kind) {
+    case SD_AVRO_RECORD:
+    case SD_AVRO_ENUM: return names_match(w, r);
+    case SD_AVRO_FIXED: return names_match(w, r) && w->u.fixed.size == r->u.fixed.size;
+    case SD_AVRO_ARRAY: return matches(w->u.array.items, r->u.array.items, 1, depth + 1);
+    case SD_AVRO_MAP: return matches(w->u.map.values, r->u.map.values, 1, depth + 1);
+    default: return 1;
+    }
+}
+
+/* The reader branch a (non-union) writer type goes to: the first it matches
+ * exactly, else the first it matches through a promotion (as Java does; the
+ * specification's "first that matches" would take a promotion listed
+ * earlier). */
 static const sd_avro_node_t *pick_branch(const sd_avro_node_t *w, const sd_avro_node_t *r)
 {
-    for (size_t i = 0; i < r->u.un.branch_count; i++) {
-        const sd_avro_node_t *b = sd_avro_deref(r->u.un.branches[i]);
-        if (b->kind == w->kind && (!is_named(w->kind) || names_match(w, b)))
-            return b;
-    }
-    for (size_t i = 0; i < r->u.un.branch_count; i++) {
-        const sd_avro_node_t *b = sd_avro_deref(r->u.un.branches[i]);
-        if (promotes(w->kind, b->kind))
-            return b;
-    }
+    for (int promote = 0; promote < 2; promote++)
+        for (size_t i = 0; i < r->u.un.branch_count; i++) {
+            const sd_avro_node_t *b = sd_avro_deref(r->u.un.branches[i]);
+            if (b->kind != SD_AVRO_UNION && matches(w, b, promote, 0))
+                return b;
+        }
     return NULL;
 }
 

@@ -631,6 +631,13 @@ START_TEST(test_projection_unions)
     /* Exact type before a promotion. */
     expect_projection("\"int\"", "[\"double\",\"int\"]", "3", "{\"int\":3}");
     expect_projection("\"int\"", "[\"null\",\"double\"]", "3", "{\"double\":3.0}");
+    /* Arrays and maps match by their items. */
+    expect_refused("{\"type\":\"map\",\"values\":\"int\"}",
+                   "[\"null\",{\"type\":\"map\",\"values\":\"string\"}]",
+                   "the writer's map fits no branch of the reader's union");
+    expect_projection("{\"type\":\"map\",\"values\":\"int\"}",
+                      "[\"null\",{\"type\":\"map\",\"values\":\"double\"}]", "{\"k\":1}",
+                      "{\"map\":{\"k\":1.0}}");
     /* Writer union -> reader non-union. */
     expect_projection("[\"int\",\"long\"]", "\"long\"", "{\"int\":3}", "3");
     /* Named branches by name. */
