@@ -89,11 +89,20 @@ fail:
 
 static void release(void *impl) { strand_avro_codec_free(impl); }
 
-static int encode_json(const serde_schema_t *schema, const json_t *value, sd_writer_t *w,
+static int encode_text(const serde_schema_t *schema, const char *text, size_t len, sd_writer_t *w,
                        strand_serde_error_t *err)
 {
+    if (serde__avro_json_fast(schema->impl, text, len, w) == 0)
+        return 0;
+    json_error_t jerr;
+    json_t *value = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!value)
+        return serde__error(err, STRAND_SERDE_ERR_INVALID_VALUE,
+                            "the value is not JSON: line %d column %d: %s", jerr.line, jerr.column,
+                            jerr.text);
     sd_err_t e = {0};
     int rc = avro_value__encode_json(schema->impl, value, FLAGS, w, &e);
+    json_decref(value);
     return rc ? from_avro(rc, e.msg, STRAND_SERDE_ERR_INVALID_VALUE, "", err) : 0;
 }
 
@@ -160,7 +169,7 @@ const serde_format_t serde__avro_format = {
     .schema_type = "AVRO",
     .compile = compile,
     .release = release,
-    .encode_json = encode_json,
+    .encode_text = encode_text,
     .encode_avro = encode_avro,
     .project_new = project_new,
     .project_release = project_release,

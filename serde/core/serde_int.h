@@ -15,6 +15,7 @@
 
 #include "base/bytes.h"
 #include "base/config.h"
+#include "strand/avro_value.h"
 #include "strand/registry_client.h"
 #include "strand/serde.h"
 
@@ -121,9 +122,9 @@ struct serde_format {
     int (*compile)(const char *text, size_t len, serde_schema_t *const *refs, size_t ref_count,
                    unsigned flags, serde_schema_t *out, strand_serde_error_t *err);
     void (*release)(void *impl);
-    /* Validates a value and appends its payload to w (which the caller
-     * truncates on failure). */
-    int (*encode_json)(const serde_schema_t *schema, const json_t *value, sd_writer_t *w,
+    /* Validates a value (JSON text, len bytes; an avro-c value) and appends
+     * its payload to w (which the caller truncates on failure). */
+    int (*encode_text)(const serde_schema_t *schema, const char *text, size_t len, sd_writer_t *w,
                        strand_serde_error_t *err);
     int (*encode_avro)(const serde_schema_t *schema, avro_value_t *value, sd_writer_t *w,
                        strand_serde_error_t *err);
@@ -146,6 +147,12 @@ struct serde_format {
 };
 
 extern const serde_format_t serde__avro_format;
+
+/* The fast path of Avro JSON text to binary (serde_avro_json.c): 0 with the
+ * payload appended to w, or 1 when the text needs the full path (anything
+ * unusual, and every error); w is then as it was. */
+int serde__avro_json_fast(const strand_avro_codec_t *codec, const char *text, size_t len,
+                          sd_writer_t *w);
 
 /* The format's implementation, or NULL with err filled
  * (STRAND_SERDE_ERR_UNSUPPORTED for Protobuf and JSON Schema today). */

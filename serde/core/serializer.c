@@ -6,7 +6,6 @@
  * (magic 0, big-endian id; strand/wire.h), projected onto the registry's
  * schema when that is not the application's own.
  */
-#include <jansson.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -215,16 +214,16 @@ static int app_schema(strand_serializer_t *ser, const char *schema, size_t schem
 
 /* The payload of one value: encoded against the target's schema, then
  * projected when needed. Exactly one of json / avro is given. */
-static int encode(const target_t *t, const json_t *json, avro_value_t *avro, sd_writer_t *w,
-                  strand_serde_error_t *err)
+static int encode(const target_t *t, const char *json, size_t json_len, avro_value_t *avro,
+                  sd_writer_t *w, strand_serde_error_t *err)
 {
     const serde_format_t *f = t->encode_with->format;
     if (!t->projection)
-        return json ? f->encode_json(t->encode_with, json, w, err)
+        return json ? f->encode_text(t->encode_with, json, json_len, w, err)
                     : f->encode_avro(t->encode_with, avro, w, err);
     sd_writer_t tmp;
     sd_writer_init(&tmp);
-    int rc = json ? f->encode_json(t->encode_with, json, &tmp, err)
+    int rc = json ? f->encode_text(t->encode_with, json, json_len, &tmp, err)
                   : f->encode_avro(t->encode_with, avro, &tmp, err);
     if (!rc && tmp.err)
         rc = serde__error(err, STRAND_SERDE_ERR_NOMEM, "out of memory");
@@ -234,7 +233,7 @@ static int encode(const target_t *t, const json_t *json, avro_value_t *avro, sd_
     return rc;
 }
 
-static int serialize(strand_serializer_t *ser, const char *topic, const json_t *json,
+static int serialize(strand_serializer_t *ser, const char *topic, const char *json, size_t json_len,
                      avro_value_t *avro, const char *schema, size_t schema_len, uint8_t **out,
                      size_t *out_len, strand_serde_error_t *err)
 {
@@ -257,7 +256,7 @@ static int serialize(strand_serializer_t *ser, const char *topic, const json_t *
     }
     sd_writer_reserve(&w, 128);
     sd_write_bytes(&w, prefix, (size_t)n);
-    rc = encode(t, json, avro, &w, err);
+    rc = encode(t, json, json_len, avro, &w, err);
     if (!rc && (w.err || sd_writer_reserve(&w, 1)))
         rc = serde__error(err, STRAND_SERDE_ERR_NOMEM, "out of memory");
     if (!rc) {
@@ -321,15 +320,7 @@ int strand_serializer_serialize_json(strand_serializer_t *ser, const char *topic
         serde__clear_error(err);
         return 0;
     }
-    json_error_t jerr;
-    json_t *value = json_loadb(json, json_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!value)
-        return serde__error(err, STRAND_SERDE_ERR_INVALID_VALUE,
-                            "the value is not JSON: line %d column %d: %s", jerr.line, jerr.column,
-                            jerr.text);
-    int rc = serialize(ser, topic, value, NULL, schema, schema_len, out, out_len, err);
-    json_decref(value);
-    return rc;
+    return serialize(ser, topic, json, json_len, NULL, schema, schema_len, out, out_len, err);
 }
 
 int strand_serializer_serialize_avro(strand_serializer_t *ser, const char *topic,
@@ -348,7 +339,7 @@ int strand_serializer_serialize_avro(strand_serializer_t *ser, const char *topic
     }
     if (!value->iface)
         return serde__error(err, STRAND_SERDE_ERR_ARGUMENT, "the avro-c value has no class");
-    return serialize(ser, topic, NULL, value, schema, schema_len, out, out_len, err);
+    return serialize(ser, topic, NULL, 0, value, schema, schema_len, out, out_len, err);
 }
 
 int strand_serializer_subject(strand_serializer_t *ser, const char *topic, const char *schema,

@@ -6,12 +6,15 @@
  * projecting deserializer (a reader schema), bit 1 the avro-c output, bit 2
  * a schema-id header (the next byte is its length, the header follows). A
  * success must be valid JSON that encodes again under the schema it came
- * out as; a failure must carry a known code and a message.
+ * out as; a failure must carry a known code and a message. With bit 3 the
+ * rest is JSON text for the serializer instead: under each schema, its fast
+ * path must give up or write exactly what the full path writes.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro/avro_value_int.h"
 #include "core/serde_int.h"
 #include "strand/avro_value.h"
 #include "strand/serde.h"
@@ -120,10 +123,41 @@ static void check_json(const char *json, size_t len, int32_t id, int projected)
     strand_avro_free(bytes);
 }
 
+/* The serializer's JSON fast path against the full path, under codec. */
+static void check_fast_path(const strand_avro_codec_t *codec, const char *text, size_t len)
+{
+    sd_writer_t fast, full;
+    sd_writer_init(&fast);
+    sd_writer_init(&full);
+    if (serde__avro_json_fast(codec, text, len, &fast) == 0) {
+        json_t *value = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (!value || avro_value__encode_json(codec, value, STRAND_AVRO_RAW_BYTES, &full, NULL))
+            abort();
+        if (fast.len != full.len || (full.len && memcmp(fast.buf, full.buf, full.len) != 0))
+            abort();
+        json_decref(value);
+    } else if (fast.len != 0) {
+        abort();
+    }
+    sd_writer_free(&fast);
+    sd_writer_free(&full);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    if (data[0] & 8) {
+        char *text = malloc(size);
+        if (!text)
+            abort();
+        memcpy(text, data + 1, size - 1);
+        for (size_t i = 0; i < SCHEMA_COUNT; i++)
+            check_fast_path(writer_codecs[i], text, size - 1);
+        check_fast_path(reader_codec, text, size - 1);
+        free(text);
+        return 0;
+    }
     int use_reader = data[0] & 1, as_avro = data[0] & 2, with_header = data[0] & 4;
     data++;
     size--;

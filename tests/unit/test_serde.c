@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avro/avro_value_int.h"
 #include "base/alloc.h"
 #include "core/serde_int.h"
 #include "strand/registry_client.h"
@@ -1266,6 +1267,115 @@ START_TEST(allocation_failures)
 }
 END_TEST
 
+/* ---- the JSON fast path ---------------------------------------------------------------- */
+
+static const char *ALL_KINDS =
+    "{\"type\":\"record\",\"name\":\"All\",\"namespace\":\"f\",\"fields\":["
+    "{\"name\":\"i\",\"type\":\"int\"},{\"name\":\"l\",\"type\":\"long\"},"
+    "{\"name\":\"f\",\"type\":\"float\"},{\"name\":\"d\",\"type\":\"double\"},"
+    "{\"name\":\"b\",\"type\":\"boolean\"},{\"name\":\"n\",\"type\":\"null\"},"
+    "{\"name\":\"s\",\"type\":\"string\"},{\"name\":\"y\",\"type\":\"bytes\"},"
+    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\"]}},"
+    "{\"name\":\"x\",\"type\":{\"type\":\"fixed\",\"name\":\"F2\",\"size\":2}},"
+    "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"int\"}},"
+    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
+    "{\"name\":\"u\",\"type\":[\"null\",\"string\",{\"type\":\"record\",\"name\":\"In\","
+    "\"fields\":[{\"name\":\"z\",\"type\":\"int\",\"default\":4}]}]}]}";
+
+/* The JSON for ALL_KINDS with the members given (printf-style pieces). */
+static const char *const all_kinds_values[] = {
+    "{\"i\":1,\"l\":-2,\"f\":1.5,\"d\":-0.25,\"b\":true,\"n\":null,\"s\":\"abc\","
+    "\"y\":\"\\u0000\\u00ff\",\"e\":\"B\",\"x\":\"hi\",\"a\":[1,2,3],\"m\":{\"k\":\"v\"},"
+    "\"u\":{\"f.In\":{\"z\":9}}}",
+    /* members in another order, whitespace everywhere */
+    " { \"u\" : null , \"m\" : { } , \"a\" : [ ] , \"x\" : \"\\u00e9\\u0001\" , \"e\" : \"A\" ,"
+    " \"y\" : \"\" , \"s\" : \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u20ac\\ud83d\\ude00\" , \"n\" : null ,"
+    " \"b\" : false , \"d\" : 1e300 , \"f\" : 3 , \"l\" : 9223372036854775807 ,"
+    " \"i\" : -2147483648 } ",
+    "{\"i\":0,\"l\":-9223372036854775808,\"f\":-0.0,\"d\":1E-400,\"b\":true,\"n\":null,"
+    "\"s\":\"\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"y\":\"\xc3\xbf\",\"e\":\"A\","
+    "\"x\":\"\xc2\x80\xc3\xbf\",\"a\":[0],\"m\":{\"a\":\"1\",\"b\":\"2\",\"\xc3\xa9\":\"3\"},"
+    "\"u\":{\"string\":\"s\"}}",
+    /* the full path's business: each must still come out the same */
+    "{\"i\":1.0,\"l\":1,\"f\":1,\"d\":1,\"b\":true,\"n\":null,\"s\":\"\",\"y\":\"\",\"e\":\"A\","
+    "\"x\":\"ab\",\"a\":[],\"m\":{},\"u\":null}",
+    "{\"i\":1,\"l\":1,\"f\":\"NaN\",\"d\":\"-Infinity\",\"b\":true,\"n\":null,\"s\":\"\","
+    "\"y\":\"\",\"e\":\"A\",\"x\":\"ab\",\"a\":[],\"m\":{},\"u\":{\"f.In\":{}}}",
+    "{\"i\":1,\"l\":1,\"f\":1,\"d\":1,\"b\":true,\"n\":null,\"s\":\"\",\"y\":\"\",\"e\":\"A\","
+    "\"x\":\"ab\",\"a\":[],\"m\":{\"k\":\"1\",\"k\":\"2\"},\"u\":null}",
+    "{\"i\":1,\"i\":2,\"l\":1,\"f\":1,\"d\":1,\"b\":true,\"n\":null,\"s\":\"\",\"y\":\"\","
+    "\"e\":\"A\",\"x\":\"ab\",\"a\":[],\"m\":{},\"u\":null}",
+    "{\"i\":2147483648,\"l\":1,\"f\":1,\"d\":1,\"b\":true,\"n\":null,\"s\":\"\",\"y\":\"\","
+    "\"e\":\"A\",\"x\":\"ab\",\"a\":[],\"m\":{},\"u\":null}",
+    "{\"i\":1,\"l\":1,\"f\":1,\"d\":1e999,\"b\":true,\"n\":null,\"s\":\"\",\"y\":\"\u0100\","
+    "\"e\":\"C\",\"x\":\"abc\",\"a\":[1,],\"m\":{},\"u\":null} trailing",
+    "{\"i\":01}",
+    "{\"i\":1,\"l\":1,\"f\":1,\"d\":1,\"b\":true,\"n\":null,\"s\":\"\\ud800\",\"y\":\"\","
+    "\"e\":\"A\",\"x\":\"ab\",\"a\":[],\"m\":{},\"u\":null,\"extra\":1}",
+    "{\"i\":1,\"l\":1,\"f\":1,\"d\":1,\"b\":true,\"n\":null,\"s\":\"\xff\",\"y\":\"\","
+    "\"e\":\"A\",\"x\":\"ab\",\"a\":[],\"m\":{},\"u\":null}",
+    "",
+    "[",
+};
+
+/* The fast path either gives up or writes exactly what the full path does. */
+static int fast_matches_full(const char *schema_text, const char *json)
+{
+    strand_avro_schema_t *schema = NULL;
+    strand_avro_codec_t *codec = NULL;
+    ck_assert_int_eq(strand_avro_schema_parse(schema_text, strlen(schema_text), &schema, NULL), 0);
+    ck_assert_int_eq(strand_avro_codec_new(schema, &codec, NULL), 0);
+    sd_writer_t fast, full;
+    sd_writer_init(&fast);
+    sd_writer_init(&full);
+    sd_write_u8(&fast, 0xaa); /* what the prefix would be: left alone */
+    int fast_rc = serde__avro_json_fast(codec, json, strlen(json), &fast);
+    json_t *value = json_loadb(json, strlen(json), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    int full_rc =
+        value ? avro_value__encode_json(codec, value, STRAND_AVRO_RAW_BYTES, &full, NULL) : -1;
+    json_decref(value);
+    if (fast_rc == 0) {
+        ck_assert_msg(full_rc == 0, "fast path took what the full path refuses: %s", json);
+        ck_assert_uint_eq(fast.len, full.len + 1);
+        ck_assert_msg(full.len == 0 || memcmp(fast.buf + 1, full.buf, full.len) == 0,
+                      "different bytes for %s", json);
+    } else {
+        ck_assert_uint_eq(fast.len, 1);
+    }
+    sd_writer_free(&fast);
+    sd_writer_free(&full);
+    strand_avro_codec_free(codec);
+    strand_avro_schema_free(schema);
+    return fast_rc == 0;
+}
+
+START_TEST(json_fast_path_matches)
+{
+    size_t n = sizeof all_kinds_values / sizeof all_kinds_values[0];
+    for (size_t i = 0; i < n; i++) {
+        int fast = fast_matches_full(ALL_KINDS, all_kinds_values[i]);
+        /* The first three are the common shapes the fast path is for. */
+        if (i < 3)
+            ck_assert_msg(fast, "the fast path gave up on %s", all_kinds_values[i]);
+    }
+    ck_assert(fast_matches_full("\"bytes\"", "\"\\u0001\xc3\xbf\""));
+    ck_assert(fast_matches_full("\"bytes\"", " \"\" "));
+    ck_assert(!fast_matches_full("\"bytes\"", "\"\xc4\x80\""));
+    ck_assert(fast_matches_full("[\"null\",\"long\",\"string\"]", "{\"long\":-1}"));
+    ck_assert(fast_matches_full("[\"null\",\"long\",\"string\"]", "null"));
+    ck_assert(!fast_matches_full("[\"long\",\"string\"]", "null"));
+    ck_assert(!fast_matches_full("[\"null\",\"long\"]", "{\"long\":1,\"x\":2}"));
+    ck_assert(fast_matches_full("{\"type\":\"array\",\"items\":{\"type\":\"map\",\"values\":"
+                                "\"double\"}}",
+                                "[{\"a\":1.5},{},{\"b\":2,\"c\":-3e-5}]"));
+    ck_assert(fast_matches_full(WRITER, "{\"n\":5,\"f\":1.5,\"s\":\"hi\",\"e\":\"GREEN\","
+                                        "\"u\":{\"int\":3},\"gone\":\"bye\"}"));
+    /* A missing field with a default goes the full path. */
+    ck_assert(!fast_matches_full(V2, "{\"a\":1}"));
+    ck_assert(fast_matches_full(V2, "{\"a\":1,\"b\":\"x\"}"));
+}
+END_TEST
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 #define THREAD_IDS 4
@@ -1388,5 +1498,8 @@ int main(void)
     tcase_add_test(tc, threads_share_one_cache);
     tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
+    TCase *local = tcase_create("local");
+    tcase_add_test(local, json_fast_path_matches);
+    suite_add_tcase(s, local);
     return unit_run(s);
 }
