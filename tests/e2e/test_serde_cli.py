@@ -320,6 +320,48 @@ class SerdeCliTest(unittest.TestCase):
         self.assertEqual([json.loads(line) for line in proc.stdout.decode().splitlines()], [ANN])
         self.assertIn("offset 1", proc.stderr.decode())
 
+    def test_consume_header_framed_records_and_tombstones(self):
+        data = self.encode("hdr", ANN, "--schema", self.v1)
+        schema_id = framed_id(data)
+        harness.produce(self.broker.bootstrap, "hdr", [
+            # The id in the __value_schema_id header, the value unframed.
+            {"value": data[5:], "headers": [("__value_schema_id", data[:5])]},
+            {"value": None, "key": b"gone"},
+            {"value": self.encode("hdr", BOB, "--latest")},
+        ])
+        got = self.consume("hdr", 3, "--print-key").stdout.decode().splitlines()
+        self.assertEqual(got, ["null\t" + json.dumps(ANN, separators=(",", ":")), "gone\tnull",
+                               "null\t" + json.dumps(BOB, separators=(",", ":"))])
+        self.assertEqual(schema_id, framed_id(self.encode("hdr", BOB, "--latest")))
+
+    def test_produce_with_a_key_schema(self):
+        key_schema = common.write_file(self.tmp, "user-key.avsc", {
+            "type": "record", "name": "UserKey", "namespace": "com.example",
+            "fields": [{"name": "tenant", "type": "string"}, {"name": "n", "type": "int"}]})
+        keys = [{"tenant": "acme", "n": i} for i in range(3)]
+        self.produce("kk", ["%s\t%s" % (json.dumps(k), json.dumps(BOB)) for k in keys],
+                     "--key-separator", "\t", "--key-schema", key_schema)
+        subjects = self.registry("/subjects")
+        self.assertIn("kk-key", subjects)
+        self.assertIn("kk-value", subjects)
+        got = self.consume("kk", 3, "--print-key", "--key-type", "avro", "--key-separator", " => ")
+        lines = got.stdout.decode().splitlines()
+        self.assertEqual([json.loads(line.split(" => ")[0]) for line in lines], keys)
+        self.assertEqual([json.loads(line.split(" => ")[1]) for line in lines], [BOB] * 3)
+        # An invalid key stops produce like an invalid value.
+        self.fails("produce", "--bootstrap-servers", self.broker.bootstrap, "--registry", self.url,
+                   "--topic", "kk", "--type", "avro", "--schema", self.v1, "--key-separator", "|",
+                   "--key-schema", key_schema, stdin='{"tenant": 1}|%s\n' % json.dumps(BOB),
+                   status=1, says=["line 1", "key", ".tenant"])
+
+    def test_formats_not_supported_yet(self):
+        for fmt in ("protobuf", "json"):
+            with self.subTest(format=fmt):
+                self.fails("encode", "--registry", self.url, "--topic", "fmt", "--type", fmt,
+                           "--schema", self.v1, stdin=json.dumps(ANN), status=2)
+                self.fails("decode", "--registry", self.url, "--type", fmt,
+                           stdin=self.encode("fmt", ANN, "--schema", self.v1), status=2)
+
 
 if __name__ == "__main__":
     unittest.main()
