@@ -49,7 +49,8 @@ typedef struct cli_options {
 } cli_options_t;
 
 /* Prints "strand-serde <command>: <message>" and a newline on stderr. */
-void cli_error(const cli_options_t *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_error(const cli_options_t *opts, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Reads a whole file (path "-" is not special). On success *out is
  * NUL-terminated (len bytes before the NUL) and the caller frees it with

@@ -63,8 +63,7 @@ static rd_kafka_conf_t *kafka_conf(const cli_options_t *opts, const char *const 
         RD_KAFKA_CONF_OK)
         goto fail;
     for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(conf, names[i], values[i], errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK)
+        if (rd_kafka_conf_set(conf, names[i], values[i], errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
             goto fail;
     const cli_properties_t *props = &opts->kafka_properties;
     for (size_t i = 0; i < props->count; i++)
@@ -141,8 +140,7 @@ int cli_produce(const cli_options_t *opts)
     if (cli_read_file(opts, opts->schema_file, "schema", &schema, &schema_len) != 0)
         goto done;
     if (opts->key_schema_file &&
-        cli_read_file(opts, opts->key_schema_file, "key schema", &key_schema, &key_schema_len) !=
-            0)
+        cli_read_file(opts, opts->key_schema_file, "key schema", &key_schema, &key_schema_len) != 0)
         goto done;
     if (!(config = cli_serde_config(opts, NULL, NULL, 0)))
         goto done;
@@ -253,8 +251,7 @@ done:
 
 /* The record's headers as serde wants them; *out is NULL when there are
  * none, else the caller frees it with free(). */
-static int record_headers(const rd_kafka_message_t *msg, strand_serde_header_t **out,
-                          size_t *count)
+static int record_headers(const rd_kafka_message_t *msg, strand_serde_header_t **out, size_t *count)
 {
     rd_kafka_headers_t *hdrs = NULL;
     *out = NULL;
@@ -371,9 +368,8 @@ int cli_consume(const cli_options_t *opts)
     if (!(config = cli_serde_config(opts, NULL, NULL, 0)))
         goto done;
     if (strand_deserializer_new(NULL, config, format, 0, reader, reader_len, &des, &err) != 0 ||
-        (opts->key_type &&
-         strand_deserializer_new(NULL, config, STRAND_SERDE_AVRO, 1, NULL, 0, &key_des, &err) !=
-             0)) {
+        (opts->key_type && strand_deserializer_new(NULL, config, STRAND_SERDE_AVRO, 1, NULL, 0,
+                                                   &key_des, &err) != 0)) {
         cli_error(opts, "%s", err.message);
         goto done;
     }

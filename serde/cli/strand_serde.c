@@ -179,10 +179,8 @@ int cli_status_of(int serde_code)
     switch (serde_code) {
     case STRAND_SERDE_ERR_INVALID_VALUE:
     case STRAND_SERDE_ERR_FRAMING:
-    case STRAND_SERDE_ERR_DECODE:
-        return CLI_INVALID;
-    default:
-        return CLI_FAILED;
+    case STRAND_SERDE_ERR_DECODE: return CLI_INVALID;
+    default: return CLI_FAILED;
     }
 }
 
@@ -378,10 +376,10 @@ static const struct option_spec {
     size_t offset;
     int commands;
 } OPTIONS[] = {
-    {"--registry", STRING, offsetof(cli_options_t, registry),
-     ENCODE | DECODE | PRODUCE | CONSUME},
+    {"--registry", STRING, offsetof(cli_options_t, registry), ENCODE | DECODE | PRODUCE | CONSUME},
     {"--topic", STRING, offsetof(cli_options_t, topic), ENCODE | DECODE | PRODUCE | CONSUME},
-    {"--type", STRING, offsetof(cli_options_t, type), ENCODE | DECODE | VALIDATE | PRODUCE | CONSUME},
+    {"--type", STRING, offsetof(cli_options_t, type),
+     ENCODE | DECODE | VALIDATE | PRODUCE | CONSUME},
     {"--schema", STRING, offsetof(cli_options_t, schema_file), ENCODE | VALIDATE | PRODUCE},
     {"--reader-schema", STRING, offsetof(cli_options_t, reader_schema_file), DECODE | CONSUME},
     {"--key-schema", STRING, offsetof(cli_options_t, key_schema_file), PRODUCE},

@@ -53,9 +53,8 @@ static int print_record(strand_deserializer_t *des, const rd_kafka_message_t *ms
         const char *name;
         const void *hvalue;
         size_t size;
-        while (header_count < 16 &&
-               rd_kafka_header_get_all(hdrs, header_count, &name, &hvalue, &size) ==
-                   RD_KAFKA_RESP_ERR_NO_ERROR) {
+        while (header_count < 16 && rd_kafka_header_get_all(hdrs, header_count, &name, &hvalue,
+                                                            &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             headers[header_count] = (strand_serde_header_t){name, hvalue, size};
             header_count++;
         }
@@ -70,9 +69,8 @@ static int print_record(strand_deserializer_t *des, const rd_kafka_message_t *ms
                 (long long)msg->offset, err.message);
         return -1;
     }
-    printf("%d %lld %.*s %d %s\n", (int)msg->partition, (long long)msg->offset,
-           (int)msg->key_len, msg->key ? (const char *)msg->key : "", (int)schema_id,
-           json ? json : "null");
+    printf("%d %lld %.*s %d %s\n", (int)msg->partition, (long long)msg->offset, (int)msg->key_len,
+           msg->key ? (const char *)msg->key : "", (int)schema_id, json ? json : "null");
     fflush(stdout);
     strand_serde_free(json);
     return 0;

@@ -139,11 +139,10 @@ int main(int argc, char **argv)
         snprintf(key, sizeof key, "payment-%lld", i);
         rd_kafka_resp_err_t rerr;
         /* RD_KAFKA_MSG_F_COPY: librdkafka keeps its own copy, ours goes now. */
-        while ((rerr = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                         RD_KAFKA_V_KEY(key, strlen(key)),
-                                         RD_KAFKA_V_VALUE(bytes, len), RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while ((rerr = rd_kafka_producev(
+                    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(bytes, len),
+                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 100);
         strand_serde_free(bytes);
         if (rerr) {

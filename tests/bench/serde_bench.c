@@ -79,7 +79,8 @@ static void fill(avro_value_t *v, int i)
     static const char *const cities[] = {"Amsterdam", "Berlin", "Lisbon", "Oslo", "Rome"};
     char text[128];
     avro_value_t f, b, item;
-    check(avro_value_get_by_name(v, "id", &f, NULL) || avro_value_set_long(&f, 1000000LL + i), "id");
+    check(avro_value_get_by_name(v, "id", &f, NULL) || avro_value_set_long(&f, 1000000LL + i),
+          "id");
     snprintf(text, sizeof text, "user-%d", i * 7919);
     check(avro_value_get_by_name(v, "user", &f, NULL) || avro_value_set_string(&f, text), "user");
     snprintf(text, sizeof text, "session-%08x-%04x", (unsigned)i * 2654435761u, (unsigned)i);
@@ -257,8 +258,8 @@ int main(int argc, char **argv)
     }
     long long codec_des_ns = bench_now_ns() - t0;
 
-    avro_reader_t reader = avro_reader_memory((const char *)framed[0] + 5,
-                                              (int64_t)framed_len[0] - 5);
+    avro_reader_t reader =
+        avro_reader_memory((const char *)framed[0] + 5, (int64_t)framed_len[0] - 5);
     t0 = bench_now_ns();
     for (long long n = 0; n < count; n++) {
         int i = (int)(n % VALUES);
@@ -300,15 +301,16 @@ int main(int argc, char **argv)
     double ser_ratio = ser_rate / base_ser_rate, des_ratio = des_rate / base_des_rate;
     unsigned long long requests = (unsigned long long)(after.http_requests - before.http_requests);
 
-    fprintf(stderr, "serde: %lld records of a 20-field Avro record (%zu framed bytes each on "
-                    "average)\n",
+    fprintf(stderr,
+            "serde: %lld records of a 20-field Avro record (%zu framed bytes each on "
+            "average)\n",
             count, total_bytes / VALUES);
     fprintf(stderr, "  %-28s %14s %14s %7s %16s\n", "", "strand rec/s", "avro-c rec/s", "ratio",
             "value lib rec/s");
     fprintf(stderr, "  %-28s %14.0f %14.0f %7.3f %16.0f\n", "serialize + validate", ser_rate,
             base_ser_rate, ser_ratio, per_second(count, codec_ser_ns));
-    fprintf(stderr, "  %-28s %14.0f %14.0f %7.3f %16.0f\n", "deserialize", des_rate,
-            base_des_rate, des_ratio, per_second(count, codec_des_ns));
+    fprintf(stderr, "  %-28s %14.0f %14.0f %7.3f %16.0f\n", "deserialize", des_rate, base_des_rate,
+            des_ratio, per_second(count, codec_des_ns));
     fprintf(stderr, "  %-28s %14.0f\n", "serialize JSON text", per_second(count, ser_json_ns));
     fprintf(stderr, "  %-28s %14.0f\n", "deserialize to JSON text", per_second(count, des_json_ns));
     fprintf(stderr, "  registry requests while timed: %llu\n", requests);
