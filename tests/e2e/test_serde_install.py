@@ -115,7 +115,10 @@ class InstallTest(harness.BrokerTestCase):
     def make_install(self, **variables):
         cmd = ["make", "--no-print-directory", "-s", "install"] + self.make_args
         cmd += ["%s=%s" % kv for kv in variables.items()]
-        proc = harness.run_process(cmd, TIMEOUT, cwd=harness.REPO_ROOT)
+        # Under `make check` the parent make's flags and variables are in the
+        # environment; this make must see only its own.
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "SANITIZE")}
+        proc = harness.run_process(cmd, TIMEOUT, cwd=harness.REPO_ROOT, env=env)
         self.assertEqual(proc.returncode, 0, "make install failed:\n%s" % proc.stderr.decode(errors="replace"))
 
     def pkg_config(self, prefix, *args):
