@@ -32,6 +32,10 @@ def same_schema(a, b):
     return json.loads(a) == json.loads(b)
 
 
+
+NOT_YET = ("JSON Schema and Protobuf formats are separate issues; until they land the registry "
+           "refuses them with 42201 (test_other_schema_types_refused_clearly)")
+
 class RegistryApiTest(SharedRegistryTestCase):
     """One broker with its registry for the whole class; each test uses its
     own subjects and restores any global setting it changes."""
@@ -158,6 +162,18 @@ class RegistryApiTest(SharedRegistryTestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.content_type.split(";")[0], want, "%s with Accept %s" % (path, accept))
 
+    def test_other_schema_types_refused_clearly(self):
+        # Until the JSON Schema and Protobuf formats exist the registry says
+        # so, names the type, and stores nothing.
+        before = self.c.snapshot()
+        for schema_type, text in (("JSON", '{"type":"object"}'), ("PROTOBUF", 'syntax = "proto3"; message M {}')):
+            r = self.c.error("POST", "/subjects/types-not-yet/versions", 422, 42201,
+                             {"schema": text, "schemaType": schema_type})
+            self.assertIn(schema_type, r.message)
+            self.assertIn("not supported", r.message)
+        self.assert_unchanged(before, "a schema type not supported yet")
+
+    @unittest.skip(NOT_YET)
     def test_json_schema(self):
         js = json.dumps({"type": "object", "properties": {"a": {"type": "string"}}})
         jid = self.register("types-json", js, schema_type="JSON")["id"]
@@ -166,6 +182,7 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.assertEqual(json.loads(v["schema"]), json.loads(js))
         self.assertEqual(self.c.ok("GET", "/schemas/ids/%d" % jid)["schemaType"], "JSON")
 
+    @unittest.skip(NOT_YET)
     def test_protobuf(self):
         proto = 'syntax = "proto3";\npackage e2e.types;\n\nmessage Proto {\n  string a = 1;\n  int64 b = 2;\n}\n'
         pid = self.register("types-proto", proto, schema_type="PROTOBUF")["id"]
@@ -181,6 +198,7 @@ class RegistryApiTest(SharedRegistryTestCase):
         return self.c.ok("POST", "/compatibility/subjects/%s/versions/%s" % (quote(subject), version), body,
                          params={"verbose": "true"})
 
+    @unittest.skip(NOT_YET)
     def test_json_schema_compatibility(self):
         s = "json-compat"
         closed = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}
@@ -209,6 +227,7 @@ class RegistryApiTest(SharedRegistryTestCase):
         # Another schema type is never compatible.
         self.assertIs(self.check(o, rec("Other", ("a", "string")), "AVRO")["is_compatible"], False)
 
+    @unittest.skip(NOT_YET)
     def test_json_schema_references(self):
         address = json.dumps({"type": "object", "properties": {"street": {"type": "string"}}})
         person = json.dumps({"type": "object", "properties": {"home": {"$ref": "address.json"}}})
@@ -224,6 +243,7 @@ class RegistryApiTest(SharedRegistryTestCase):
         self.c.error("POST", "/subjects/json-bad/versions", 422, 42201,
                      {"schema": json.dumps({"type": "no-such-type"}), "schemaType": "JSON"})
 
+    @unittest.skip(NOT_YET)
     def test_protobuf_references_and_compatibility(self):
         common = ('syntax = "proto3";\npackage e2e.common;\n\n'
                   'message Money {\n  int64 units = 1;\n  string currency = 2;\n}\n')

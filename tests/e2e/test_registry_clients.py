@@ -61,6 +61,10 @@ def _read_long(fo):
     return (result >> 1) ^ -(result & 1)
 
 
+
+NOT_YET = ("JSON Schema and Protobuf formats are separate issues; until they land the registry "
+           "refuses them with 42201 (test_other_schema_types_refused_clearly)")
+
 class _Names(dict):
     def full(self, name, namespace):
         return name if "." in name or not namespace else namespace + "." + name
@@ -324,6 +328,7 @@ class RegistryClientsTest(SharedRegistryTestCase):
         self.assertEqual((cm.exception.http_status_code, cm.exception.error_code), (404, 40401))
         self.assertTrue(self.proxy.exchanges)
 
+    @unittest.skip(NOT_YET)
     def test_schema_registry_client_other_schema_types(self):
         from confluent_kafka.schema_registry import Schema
         sr = self.sr()
@@ -391,6 +396,7 @@ class RegistryClientsTest(SharedRegistryTestCase):
         self.assertEqual(got, [("key-%d" % i, v) for i, v in enumerate(sent)])
         self.assertEqual(self.c.versions("%s-value" % topic), [1])
 
+    @unittest.skip(NOT_YET)
     def test_json_serializer_round_trip(self):
         from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
         from confluent_kafka.serialization import MessageField, SerializationContext
