@@ -120,11 +120,15 @@ int strand_avro_encode_json_text(const strand_avro_codec_t *codec, const char *t
                                  strand_avro_error_t *err);
 
 /* Decodes len bytes of Avro binary (the whole input must be one value) into
- * a new JSON value the caller releases with json_decref. */
+ * a new JSON value the caller releases with json_decref. Floats come out as
+ * the double of their shortest decimal form (0.1f as 0.1), which converts
+ * back to the same float. */
 int strand_avro_decode_json(const strand_avro_codec_t *codec, const void *data, size_t len,
                             unsigned flags, json_t **out, strand_avro_error_t *err);
 /* The same as compact JSON text, NUL-terminated, which the caller frees with
- * strand_avro_free (length in *out_len when not NULL). */
+ * strand_avro_free (length in *out_len when not NULL). Written as Java's
+ * Avro JSON encoder writes it: numbers as Double.toString ("1.0",
+ * "1.0E10"), strings escaped like Jackson, other characters as UTF-8. */
 int strand_avro_decode_json_text(const strand_avro_codec_t *codec, const void *data, size_t len,
                                  unsigned flags, char **out, size_t *out_len,
                                  strand_avro_error_t *err);
@@ -141,8 +145,10 @@ int strand_avro_validate_value(const strand_avro_codec_t *codec, avro_value_t *v
 int strand_avro_encode_value(const strand_avro_codec_t *codec, avro_value_t *value, unsigned flags,
                              uint8_t **out, size_t *len, strand_avro_error_t *err);
 /* Decodes len bytes into *out, a new value of the codec's class which the
- * caller releases with avro_value_decref. The bytes are checked by our own
- * bounds-checked decoder before avro-c sees them. */
+ * caller releases with avro_value_decref (on failure *out is zeroed). The
+ * bytes are checked by our own bounds-checked decoder before avro-c sees
+ * them; a map key holding NUL, which avro-c keeps as a C string, is refused
+ * here though the JSON decoders accept it. */
 int strand_avro_decode_value(const strand_avro_codec_t *codec, const void *data, size_t len,
                              unsigned flags, avro_value_t *out, strand_avro_error_t *err);
 
@@ -164,7 +170,10 @@ void strand_avro_resolver_free(strand_avro_resolver_t *resolver);
 /* Decodes writer-schema binary into a reader-shaped value: as
  * strand_avro_decode_json, strand_avro_decode_json_text and
  * strand_avro_decode_value, for the reader's schema and class.
- * STRAND_AVRO_RAW_BYTES applies to the writer's schema. */
+ * STRAND_AVRO_RAW_BYTES applies to the writer's schema. Fails with
+ * STRAND_AVRO_ERR_DECODE on bad bytes, and on a writer's bytes that are not
+ * UTF-8 where the reader has a string. The avro-c form goes through the
+ * reader's binary encoding (slower than the JSON forms). */
 int strand_avro_resolver_decode_json(const strand_avro_resolver_t *resolver, const void *data,
                                      size_t len, unsigned flags, json_t **out,
                                      strand_avro_error_t *err);
