@@ -340,6 +340,15 @@ static int count_items(parser_t *ps, char close, size_t *count, int depth)
 
 static int value(parser_t *ps, const sd_avro_node_t *n, int depth);
 
+/* Whether field i of record n (i may be past the last) is named key. */
+static int field_is(const sd_avro_node_t *n, size_t i, const char *key, size_t len)
+{
+    if (i >= n->u.record.field_count)
+        return 0;
+    const char *name = n->u.record.fields[i].name;
+    return strncmp(name, key, len) == 0 && name[len] == '\0';
+}
+
 static int record(parser_t *ps, const sd_avro_node_t *n, int depth)
 {
     size_t count = n->u.record.field_count;
@@ -350,7 +359,7 @@ static int record(parser_t *ps, const sd_avro_node_t *n, int depth)
     if (expect(ps, '{'))
         return BAIL;
     skip_ws(ps);
-    size_t seen = 0;
+    size_t seen = 0, hint = 0;
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
     } else {
@@ -359,10 +368,13 @@ static int record(parser_t *ps, const sd_avro_node_t *n, int depth)
             size_t len;
             if (string(ps, &key, &len, 1) || expect(ps, ':'))
                 return BAIL;
-            size_t i = 0;
-            while (i < count && (strncmp(n->u.record.fields[i].name, key, len) != 0 ||
-                                 n->u.record.fields[i].name[len] != '\0'))
-                i++;
+            /* Members usually come in the schema's order: try the next
+             * field first. */
+            size_t i = hint;
+            if (!field_is(n, i, key, len))
+                for (i = 0; i < count && !field_is(n, i, key, len); i++)
+                    ;
+            hint = i + 1;
             if (i == count || at[i])
                 return BAIL; /* unknown or repeated */
             skip_ws(ps);
