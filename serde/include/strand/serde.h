@@ -169,7 +169,9 @@ void strand_serializer_free(strand_serializer_t *ser);
 /* Serializes a value given as JSON text (json_len bytes, Avro's JSON
  * encoding) for `topic`. schema/schema_len override the serializer's schema
  * for this call (NULL: the serializer's); each distinct text is parsed once
- * and remembered. json == NULL is a tombstone: *out = NULL, *out_len = 0.
+ * and remembered (the first 1000 of them; later ones are parsed per call).
+ * json == NULL is a tombstone: *out = NULL, *out_len = 0; the text "null" is
+ * a value (a union's null branch, or a "null" schema), framed as any other.
  * On success *out holds *out_len framed bytes the caller frees with
  * strand_serde_free. On failure *out is NULL (never a partial output). */
 int strand_serializer_serialize_json(strand_serializer_t *ser, const char *topic, const char *json,
