@@ -894,6 +894,50 @@ START_TEST(test_truncations_and_corruption)
 }
 END_TEST
 
+START_TEST(test_schema_references)
+{
+    /* A schema using a type from a referenced schema (Confluent's schema
+     * references) compiles and round-trips, avro-c included. */
+    static const char *address =
+        "{\"type\":\"record\",\"name\":\"Address\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"zip\",\"type\":\"int\"}]}";
+    static const char *user = "{\"type\":\"record\",\"name\":\"User\",\"fields\":["
+                              "{\"name\":\"home\",\"type\":\"x.Address\"},"
+                              "{\"name\":\"work\",\"type\":[\"null\",\"x.Address\"]}]}";
+    sd_avro_schema_t *ref = NULL, *schema = NULL;
+    sd_err_t e = {0};
+    ck_assert_int_eq(sd_avro_parse(address, strlen(address), NULL, &ref, &e), 0);
+    sd_avro_named_t *named = sd_avro_named_new();
+    ck_assert_int_eq(sd_avro_named_add(named, ref, &e), 0);
+    ck_assert_msg(sd_avro_parse(user, strlen(user), named, &schema, &e) == 0, "%s", e.msg);
+    strand_avro_codec_t *c = NULL;
+    strand_avro_error_t err = {0};
+    ck_assert_msg(strand_avro_codec_new(schema, &c, &err) == 0, "%s", err.message);
+    sd_avro_schema_free(schema);
+    sd_avro_named_free(named);
+    sd_avro_schema_free(ref);
+    static const char *value = "{\"home\":{\"zip\":1},\"work\":{\"x.Address\":{\"zip\":2}}}";
+    size_t len;
+    uint8_t *bytes = encode_ok(c, value, 0, &len);
+    ck_assert_uint_eq(len, 3);
+    char *text = NULL;
+    ck_assert_int_eq(strand_avro_decode_json_text(c, bytes, len, 0, &text, NULL, &err), 0);
+    ck_assert_str_eq(text, value);
+    avro_value_t v;
+    ck_assert_int_eq(strand_avro_decode_value(c, bytes, len, 0, &v, &err), 0);
+    uint8_t *again;
+    size_t again_len;
+    ck_assert_int_eq(strand_avro_encode_value(c, &v, 0, &again, &again_len, &err), 0);
+    ck_assert_uint_eq(again_len, len);
+    ck_assert_mem_eq(again, bytes, len);
+    avro_value_decref(&v);
+    strand_avro_free(again);
+    strand_avro_free(text);
+    strand_avro_free(bytes);
+    strand_avro_codec_free(c);
+}
+END_TEST
+
 START_TEST(test_strings_and_keys)
 {
     strand_avro_codec_t *c = codec_of("{\"type\":\"map\",\"values\":\"string\"}");
@@ -1088,6 +1132,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_projection_unions);
     tcase_add_test(tc, test_projection_recursive);
     tcase_add_test(tc, test_truncations_and_corruption);
+    tcase_add_test(tc, test_schema_references);
     tcase_add_test(tc, test_strings_and_keys);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_allocation_failures);
