@@ -356,7 +356,9 @@ static int enc_json(walk_t *c, const sd_avro_node_t *n, const json_t *j, int dep
         return 0;
     }
     case SD_AVRO_ENUM: {
-        long index = json_is_string(j) ? sd_avro_enum_symbol_index(n, json_string_value(j)) : -1;
+        long index = json_is_string(j) && strlen(json_string_value(j)) == json_string_length(j)
+                         ? sd_avro_enum_symbol_index(n, json_string_value(j))
+                         : -1;
         if (index < 0) {
             char type[300];
             snprintf(type, sizeof type, "a symbol of enum %s", n->fullname);

@@ -392,6 +392,14 @@ static int matches(const sd_avro_node_t *w, const sd_avro_node_t *r, int allow_p
  * earlier). */
 static const sd_avro_node_t *pick_branch(const sd_avro_node_t *w, const sd_avro_node_t *r)
 {
+    /* A named type goes first to the branch of the same full name: a union
+     * may hold a.R and b.R, which match each other by unqualified name. */
+    if (w->fullname)
+        for (size_t i = 0; i < r->u.un.branch_count; i++) {
+            const sd_avro_node_t *b = sd_avro_deref(r->u.un.branches[i]);
+            if (b->kind == w->kind && strcmp(b->fullname, w->fullname) == 0 && matches(w, b, 0, 0))
+                return b;
+        }
     for (int promote = 0; promote < 2; promote++)
         for (size_t i = 0; i < r->u.un.branch_count; i++) {
             const sd_avro_node_t *b = sd_avro_deref(r->u.un.branches[i]);

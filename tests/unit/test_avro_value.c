@@ -794,6 +794,14 @@ START_TEST(test_projection_unions)
         "[\"null\",{\"type\":\"record\",\"name\":\"b.Q\",\"fields\":[]},"
         "{\"type\":\"record\",\"name\":\"a.P\",\"fields\":[{\"name\":\"x\",\"type\":\"long\"}]}]",
         "{\"a.P\":{\"x\":1}}", "{\"a.P\":{\"x\":1}}");
+    /* Same simple name in two namespaces: each keeps its own branch. */
+    static const char *two_rs =
+        "[{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]},"
+        "{\"type\":\"record\",\"name\":\"b.R\",\"fields\":[{\"name\":\"y\",\"type\":\"string\"}]}]";
+    expect_projection(two_rs, two_rs, "{\"b.R\":{\"y\":\"s\"}}", "{\"b.R\":{\"y\":\"s\"}}");
+    expect_projection(two_rs, two_rs, "{\"a.R\":{\"x\":1}}", "{\"a.R\":{\"x\":1}}");
+    expect_invalid("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}", "\"A\\u0000B\"",
+                   "expected a symbol of enum E");
     expect_refused("[\"null\",\"int\"]", "\"int\"",
                    "<null>: the writer's null cannot be read as int");
     expect_refused("\"string\"", "[\"null\",\"int\"]",
