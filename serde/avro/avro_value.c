@@ -260,9 +260,10 @@ static int enc_union(walk_t *c, const sd_avro_node_t *n, const json_t *j, int de
         return fail(c, STRAND_AVRO_ERR_VALUE,
                     "expected a union value ({\"<type>\": value} or null), got %s", got);
     }
-    const char *key = json_object_iter_key(json_object_iter((json_t *)j));
-    const json_t *v = json_object_iter_value(json_object_iter((json_t *)j));
-    for (size_t i = 0; i < count; i++) {
+    void *it = json_object_iter((json_t *)j);
+    const char *key = json_object_iter_key(it);
+    const json_t *v = json_object_iter_value(it);
+    for (size_t i = 0; i < count && strlen(key) == json_object_iter_key_len(it); i++) {
         const sd_avro_node_t *b = sd_avro_deref(n->u.un.branches[i]);
         if (b->kind != SD_AVRO_NULL && strcmp(type_label(b), key) == 0) {
             if (c->w)
