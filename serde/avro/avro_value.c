@@ -139,6 +139,59 @@ static void put_double(sd_writer_t *w, double d)
     sd_write_bytes(w, b, 8);
 }
 
+/* The avro-c walker writes through these: room is checked once per value,
+ * inline, and the writer is grown out of line only when it is full. */
+static inline uint8_t *room(sd_writer_t *w, size_t n)
+{
+    if (!w->err && w->cap - w->len >= n)
+        return w->buf + w->len;
+    return sd_writer_reserve(w, n) ? NULL : w->buf + w->len;
+}
+
+/* Zig-zag varint of a long (an int's is the same bytes). */
+static inline void put_long(sd_writer_t *w, int64_t v)
+{
+    uint8_t *p = room(w, 10);
+    if (!p)
+        return;
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (u >= 0x80) {
+        *p++ = (uint8_t)(u | 0x80);
+        u >>= 7;
+    }
+    *p++ = (uint8_t)u;
+    w->len = (size_t)(p - w->buf);
+}
+
+static inline void put_run(sd_writer_t *w, const void *src, size_t n)
+{
+    uint8_t *p = room(w, n);
+    if (!p || !n)
+        return;
+    memcpy(p, src, n);
+    w->len += n;
+}
+
+static inline void put_byte(sd_writer_t *w, uint8_t b)
+{
+    uint8_t *p = room(w, 1);
+    if (p) {
+        *p = b;
+        w->len++;
+    }
+}
+
+/* Little-endian bytes of a float or double (n = 4 or 8). */
+static inline void put_le(sd_writer_t *w, uint64_t u, int n)
+{
+    uint8_t *p = room(w, (size_t)n);
+    if (!p)
+        return;
+    for (int k = 0; k < n; k++)
+        p[k] = (uint8_t)(u >> (8 * k));
+    w->len += (size_t)n;
+}
+
 /* The bytes of an ISO-8859-1 JSON string: each code point must be below
  * 256. Returns the byte count, or -1 when a code point is larger. */
 static long latin1_count(const char *s, size_t n)
@@ -518,35 +571,41 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
         int b = 0;
         avro_value_get_boolean(v, &b);
         if (w)
-            sd_write_u8(w, b ? 1 : 0);
+            put_byte(w, b ? 1 : 0);
         return 0;
     }
     case SD_AVRO_INT: {
         int32_t i = 0;
         avro_value_get_int(v, &i);
         if (w)
-            sd_write_varint(w, i);
+            put_long(w, i);
         return 0;
     }
     case SD_AVRO_LONG: {
         int64_t l = 0;
         avro_value_get_long(v, &l);
         if (w)
-            sd_write_varlong(w, l);
+            put_long(w, l);
         return 0;
     }
     case SD_AVRO_FLOAT: {
         float f = 0;
         avro_value_get_float(v, &f);
-        if (w)
-            put_float(w, f);
+        if (w) {
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            put_le(w, u, 4);
+        }
         return 0;
     }
     case SD_AVRO_DOUBLE: {
         double d = 0;
         avro_value_get_double(v, &d);
-        if (w)
-            put_double(w, d);
+        if (w) {
+            uint64_t u;
+            memcpy(&u, &d, 8);
+            put_le(w, u, 8);
+        }
         return 0;
     }
     case SD_AVRO_BYTES: {
@@ -555,9 +614,9 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
         avro_value_get_bytes(v, &p, &size);
         if (w) {
             if (!raw)
-                sd_write_varlong(w, (int64_t)size);
+                put_long(w, (int64_t)size);
             if (size) /* an avro-c bytes value never set has no buffer */
-                sd_write_bytes(w, p, size);
+                put_run(w, p, size);
         }
         return 0;
     }
@@ -572,9 +631,9 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
         if (size && !utf8_valid((const uint8_t *)p, size))
             return fail(c, STRAND_AVRO_ERR_VALUE, "expected string, got invalid UTF-8");
         if (w) {
-            sd_write_varlong(w, (int64_t)size);
+            put_long(w, (int64_t)size);
             if (size)
-                sd_write_bytes(w, p, size);
+                put_run(w, p, size);
         }
         return 0;
     }
@@ -586,7 +645,7 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
             return fail(c, STRAND_AVRO_ERR_VALUE, "expected fixed %s of %zu bytes, got %zu",
                         n->fullname, n->u.fixed.size, size);
         if (w)
-            sd_write_bytes(w, p, size);
+            put_run(w, p, size);
         return 0;
     }
     case SD_AVRO_ENUM: {
@@ -596,7 +655,7 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
             return fail(c, STRAND_AVRO_ERR_VALUE, "enum %s index %d out of range (0..%zu)",
                         n->fullname, index, n->u.enm.symbol_count - 1);
         if (w)
-            sd_write_varint(w, index);
+            put_long(w, index);
         return 0;
     }
     case SD_AVRO_ARRAY:
@@ -604,7 +663,7 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
         size_t size = 0;
         avro_value_get_size(v, &size);
         if (size && w)
-            sd_write_varlong(w, (int64_t)size);
+            put_long(w, (int64_t)size);
         for (size_t i = 0; i < size; i++) {
             avro_value_t item;
             const char *key = NULL;
@@ -617,8 +676,8 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
             }
             if (n->kind == SD_AVRO_MAP && w) {
                 size_t klen = key ? strlen(key) : 0;
-                sd_write_varlong(w, (int64_t)klen);
-                sd_write_bytes(w, key, klen);
+                put_long(w, (int64_t)klen);
+                put_run(w, key, klen);
             }
             int rc = enc_value(c, n->kind == SD_AVRO_ARRAY ? n->u.array.items : n->u.map.values,
                                &item, depth + 1, 0);
@@ -631,7 +690,7 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
             }
         }
         if (w)
-            sd_write_u8(w, 0);
+            put_byte(w, 0);
         return 0;
     }
     case SD_AVRO_RECORD:
@@ -654,11 +713,38 @@ static int enc_value(walk_t *c, const sd_avro_node_t *n, avro_value_t *v, int de
         if (d < 0 || (size_t)d >= n->u.un.branch_count || avro_value_get_current_branch(v, &branch))
             return fail(c, STRAND_AVRO_ERR_VALUE, "no branch of the union chosen");
         if (w)
-            sd_write_varlong(w, d);
+            put_long(w, d);
         return enc_value(c, n->u.un.branches[d], &branch, depth, 0);
     }
     default: return fail(c, STRAND_AVRO_ERR_VALUE, "unresolved type");
     }
+}
+
+/* 1 when an avro-c value's schema is the codec's: the same object, one
+ * found equal before, or equal now (then remembered in a free slot). */
+static int schema_matches(const strand_avro_codec_t *codec, avro_schema_t schema)
+{
+    if (!schema)
+        return 0;
+    if (schema == codec->avro_c)
+        return 1;
+    avro_schema_t *slots = ((strand_avro_codec_t *)codec)->equal_schemas;
+    for (int i = 0; i < AVRO_VALUE_EQUAL_SCHEMAS; i++)
+        if (__atomic_load_n(&slots[i], __ATOMIC_ACQUIRE) == schema)
+            return 1;
+    if (!avro_schema_equal(schema, codec->avro_c))
+        return 0;
+    avro_schema_incref(schema);
+    for (int i = 0; i < AVRO_VALUE_EQUAL_SCHEMAS; i++) {
+        avro_schema_t empty = NULL;
+        if (__atomic_compare_exchange_n(&slots[i], &empty, schema, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return 1;
+        if (empty == schema)
+            break; /* another thread remembered it */
+    }
+    avro_schema_decref(schema);
+    return 1;
 }
 
 int avro_value__encode_value(const strand_avro_codec_t *codec, avro_value_t *value, unsigned flags,
@@ -668,8 +754,7 @@ int avro_value__encode_value(const strand_avro_codec_t *codec, avro_value_t *val
     avro_value__walk_init(&c, w, err);
     if (!value || !value->iface)
         return sd_err_set(err, SD_ERR_INVALID, "no value");
-    avro_schema_t schema = avro_value_get_schema(value);
-    if (!schema || (schema != codec->avro_c && !avro_schema_equal(schema, codec->avro_c)))
+    if (!schema_matches(codec, avro_value_get_schema(value)))
         return sd_err_set(err, STRAND_AVRO_ERR_VALUE,
                           ".: the avro-c value's schema is not the codec's schema");
     int raw = (flags & STRAND_AVRO_RAW_BYTES) && codec->root->kind == SD_AVRO_BYTES;
@@ -741,6 +826,9 @@ void strand_avro_codec_free(strand_avro_codec_t *codec)
     if (!codec || __atomic_sub_fetch(&codec->refcount, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     avro_value__plans_free(&codec->identity);
+    for (int i = 0; i < AVRO_VALUE_EQUAL_SCHEMAS; i++)
+        if (codec->equal_schemas[i])
+            avro_schema_decref(codec->equal_schemas[i]);
     if (codec->avro_c_class)
         avro_value_iface_decref(codec->avro_c_class);
     if (codec->avro_c)

@@ -70,6 +70,8 @@ typedef struct avro_plans {
     avro_plan_t *root;
 } avro_plans_t;
 
+#define AVRO_VALUE_EQUAL_SCHEMAS 4
+
 struct strand_avro_codec {
     int refcount; /* atomic */
     sd_avro_schema_t *schema;
@@ -77,6 +79,11 @@ struct strand_avro_codec {
     avro_schema_t avro_c;
     avro_value_iface_t *avro_c_class;
     avro_plans_t identity;
+    /* avro-c schemas other than avro_c found equal to it (atomic slots, each
+     * holding a reference so that its address cannot be reused): checking
+     * an application's value then costs a pointer compare, not
+     * avro_schema_equal's walk. */
+    avro_schema_t equal_schemas[AVRO_VALUE_EQUAL_SCHEMAS];
 };
 
 struct strand_avro_resolver {
@@ -94,10 +101,6 @@ void avro_value__plans_free(avro_plans_t *plans);
 /* Decodes with a plan into a new JSON value (*out, caller decrefs). */
 int avro_value__decode(const avro_plans_t *plans, const void *data, size_t len, unsigned flags,
                        json_t **out, sd_err_t *err);
-/* Checks that data is exactly one value of the writer type that avro-c can
- * hold: no NUL in map keys (no output). */
-int avro_value__check(const sd_avro_node_t *writer, const void *data, size_t len, unsigned flags,
-                      sd_err_t *err);
 /* The JSON encoding of a schema default for node (a new reference), or NULL
  * with err set when the default does not fit. */
 json_t *avro_value__default_json(const sd_avro_node_t *node, const json_t *value, sd_err_t *err);

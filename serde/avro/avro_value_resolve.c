@@ -8,7 +8,9 @@
  * so projection is ours: the writer's bytes are read with sd_reader_t and the
  * reader's value is built from the plan.
  */
+#include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -932,32 +934,112 @@ static int decode(decoder_t *d, const avro_plan_t *p, json_t **out, int depth)
     return 0;
 }
 
-/* Reads past one value of writer type n, checking it as it goes. */
-static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
+/* Bytes handed to avro-c: one block from avro-c's allocator holding this
+ * header and the data with a NUL after it, which avro-c frees through the
+ * wrapped buffer (as avro_value_read's are; avro-c's set_* would copy them
+ * again, into a buffer whose allocation it does not check). */
+typedef struct given_block {
+    size_t allocated;
+} given_block_t;
+
+static void given_block_free(avro_wrapped_buffer_t *self)
+{
+    /* avro-c packs a record's fields without padding, so self may be
+     * misaligned: read the member bytewise. */
+    given_block_t *block;
+    memcpy(&block, (char *)self + offsetof(avro_wrapped_buffer_t, user_data), sizeof block);
+    avro_free(block, block->allocated);
+}
+
+/* Sets a string, bytes or fixed avro-c value to n bytes of s (which need
+ * not end in NUL; avro-c counts the NUL in a string's size). */
+static int give(avro_value_t *v, sd_avro_kind_t kind, const uint8_t *s, size_t n)
+{
+    size_t allocated = sizeof(given_block_t) + n + 1;
+    given_block_t *block = avro_malloc(allocated);
+    if (!block)
+        return ENOMEM;
+    block->allocated = allocated;
+    char *data = (char *)(block + 1);
+    if (n)
+        memcpy(data, s, n);
+    data[n] = '\0';
+    avro_wrapped_buffer_t buf = {
+        .buf = data,
+        .size = kind == SD_AVRO_STRING ? n + 1 : n,
+        .user_data = block,
+        .free = given_block_free,
+    };
+    int rc = kind == SD_AVRO_STRING  ? avro_value_give_string_len(v, &buf)
+             : kind == SD_AVRO_BYTES ? avro_value_give_bytes(v, &buf)
+                                     : avro_value_give_fixed(v, &buf);
+    if (rc)
+        given_block_free(&buf);
+    return rc;
+}
+
+static int avro_c_failed(decoder_t *d)
+{
+    return avro_value__fail(&d->walk, STRAND_AVRO_ERR_AVRO_C, "avro-c: %s", avro_strerror());
+}
+
+/* Reads one value of writer type n, checking it as it goes, into out (a
+ * fresh avro-c value of type n) or, when out is NULL, past it. Filling out
+ * makes the same avro-c calls as avro_value_read (a repeated map key goes
+ * into the value already there), so it gives avro-c's value in one pass. */
+static int fill(decoder_t *d, const sd_avro_node_t *n, avro_value_t *out, int depth)
 {
     if (depth > AVRO_VALUE_MAX_DEPTH)
         return bad(d, d->r.pos, "value nested too deeply");
     n = sd_avro_deref(n);
     size_t at = d->r.pos;
     switch (n->kind) {
-    case SD_AVRO_NULL: return 0;
+    case SD_AVRO_NULL:
+        if (out && avro_value_set_null(out))
+            return avro_c_failed(d);
+        return 0;
     case SD_AVRO_BOOLEAN: {
         uint8_t b;
         if (sd_read_u8(&d->r, &b))
             return bad_read(d, at, "boolean");
-        return b > 1 ? bad(d, at, "boolean byte other than 0 or 1") : 0;
+        if (b > 1)
+            return bad(d, at, "boolean byte other than 0 or 1");
+        if (out && avro_value_set_boolean(out, b))
+            return avro_c_failed(d);
+        return 0;
     }
     case SD_AVRO_INT: {
         int32_t v;
-        return read_int(d, &v);
+        if (read_int(d, &v))
+            return d->walk.code;
+        if (out && avro_value_set_int(out, v))
+            return avro_c_failed(d);
+        return 0;
     }
     case SD_AVRO_LONG: {
         int64_t v;
-        return read_long(d, &v);
+        if (read_long(d, &v))
+            return d->walk.code;
+        if (out && avro_value_set_long(out, v))
+            return avro_c_failed(d);
+        return 0;
     }
-    case SD_AVRO_FLOAT: return sd_skip(&d->r, 4) ? bad_read(d, at, "float") : 0;
-    case SD_AVRO_DOUBLE: return sd_skip(&d->r, 8) ? bad_read(d, at, "double") : 0;
-    case SD_AVRO_FIXED: return sd_skip(&d->r, n->u.fixed.size) ? bad_read(d, at, "fixed") : 0;
+    case SD_AVRO_FLOAT:
+    case SD_AVRO_DOUBLE:
+    case SD_AVRO_FIXED: {
+        size_t size = n->kind == SD_AVRO_FLOAT    ? 4
+                      : n->kind == SD_AVRO_DOUBLE ? 8
+                                                  : n->u.fixed.size;
+        const uint8_t *b;
+        if (sd_read_bytes(&d->r, size, &b))
+            return bad_read(d, at, sd_avro_kind_name(n->kind));
+        if (!out)
+            return 0;
+        int rc = n->kind == SD_AVRO_FLOAT    ? avro_value_set_float(out, get_float(b))
+                 : n->kind == SD_AVRO_DOUBLE ? avro_value_set_double(out, get_double(b))
+                                             : give(out, SD_AVRO_FIXED, b, size);
+        return rc ? avro_c_failed(d) : 0;
+    }
     case SD_AVRO_BYTES:
     case SD_AVRO_STRING: {
         const uint8_t *b;
@@ -966,7 +1048,9 @@ static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
             return d->walk.code;
         if (n->kind == SD_AVRO_STRING && !avro_value__utf8_valid(b, len))
             return bad(d, at, "string that is not UTF-8");
-        return 0;
+        if (!out)
+            return 0;
+        return give(out, n->kind, b, len) ? avro_c_failed(d) : 0;
     }
     case SD_AVRO_ENUM: {
         int32_t i;
@@ -974,6 +1058,8 @@ static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
             return d->walk.code;
         if (i < 0 || (size_t)i >= n->u.enm.symbol_count)
             return bad(d, at, "enum index out of range");
+        if (out && avro_value_set_enum(out, i))
+            return avro_c_failed(d);
         return 0;
     }
     case SD_AVRO_ARRAY:
@@ -998,17 +1084,38 @@ static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
                     return bad(d, kat, "map key that is not UTF-8");
                 if (map && d->for_avro_c && memchr(key, 0, klen))
                     return bad(d, kat, "map key holding NUL, which avro-c cannot represent");
-                if (skip(d, item, depth + 1))
+                avro_value_t child;
+                if (out && map) {
+                    /* avro-c takes keys as C strings. */
+                    char stack[256];
+                    char *ckey = klen < sizeof stack ? stack : sd_malloc(klen + 1);
+                    if (!ckey)
+                        return nomem(&d->walk);
+                    memcpy(ckey, key, klen);
+                    ckey[klen] = '\0';
+                    int rc = avro_value_add(out, ckey, &child, NULL, NULL);
+                    if (ckey != stack)
+                        sd_free(ckey);
+                    if (rc)
+                        return avro_c_failed(d);
+                } else if (out && avro_value_append(out, &child, NULL)) {
+                    return avro_c_failed(d);
+                }
+                if (fill(d, item, out ? &child : NULL, depth + 1))
                     return d->walk.code;
             }
         }
     }
     case SD_AVRO_RECORD:
-        for (size_t i = 0; i < n->u.record.field_count; i++)
-            if (skip(d, n->u.record.fields[i].type, depth + 1)) {
+        for (size_t i = 0; i < n->u.record.field_count; i++) {
+            avro_value_t field;
+            if (out && avro_value_get_by_index(out, i, &field, NULL))
+                return avro_c_failed(d);
+            if (fill(d, n->u.record.fields[i].type, out ? &field : NULL, depth + 1)) {
                 avro_value__prepend_field(&d->walk, n->u.record.fields[i].name);
                 return d->walk.code;
             }
+        }
         return 0;
     case SD_AVRO_UNION: {
         int64_t i;
@@ -1016,10 +1123,19 @@ static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
             return d->walk.code;
         if (i < 0 || (uint64_t)i >= n->u.un.branch_count)
             return bad(d, at, "union branch out of range");
-        return skip(d, n->u.un.branches[i], depth);
+        avro_value_t branch;
+        if (out && avro_value_set_branch(out, (int)i, &branch))
+            return avro_c_failed(d);
+        return fill(d, n->u.un.branches[i], out ? &branch : NULL, depth);
     }
     default: return bad(d, at, "unresolved type");
     }
+}
+
+/* Reads past one value of writer type n, checking it as it goes. */
+static int skip(decoder_t *d, const sd_avro_node_t *n, int depth)
+{
+    return fill(d, n, NULL, depth);
 }
 
 static void decoder_init(decoder_t *d, const void *data, size_t len, unsigned flags,
@@ -1060,17 +1176,6 @@ int avro_value__decode(const avro_plans_t *plans, const void *data, size_t len, 
     else
         *out = value;
     return rc;
-}
-
-int avro_value__check(const sd_avro_node_t *writer, const void *data, size_t len, unsigned flags,
-                      sd_err_t *err)
-{
-    decoder_t d;
-    if (!data && len)
-        return sd_err_set(err, SD_ERR_INVALID, "no data");
-    decoder_init(&d, data ? data : "", len, flags, writer, err);
-    d.for_avro_c = 1;
-    return decoder_end(&d, skip(&d, writer, 0));
 }
 
 /* ---- public decoding --------------------------------------------------------- */
@@ -1131,23 +1236,23 @@ static int to_text(json_t *value, char **out, size_t *out_len, sd_err_t *e)
     return 0;
 }
 
-/* Decodes binary of `writer` into a value of the codec's class. */
-static int to_value(const strand_avro_codec_t *codec, const void *data, size_t len, int raw,
-                    avro_value_t *out, sd_err_t *e)
+/* Decodes len bytes, exactly one value of the codec's schema, into *out, a
+ * new value of the codec's class (zeroed on failure), in one checked pass.
+ * for_avro_c refuses map keys holding NUL, which avro-c would cut short. */
+static int to_value(const strand_avro_codec_t *codec, const void *data, size_t len, unsigned flags,
+                    int for_avro_c, avro_value_t *out, sd_err_t *e)
 {
-    if (avro_generic_value_new(codec->avro_c_class, out))
+    decoder_t d;
+    memset(out, 0, sizeof *out);
+    if (!data && len)
+        return sd_err_set(e, SD_ERR_INVALID, "no data");
+    if (avro_generic_value_new(codec->avro_c_class, out)) {
+        memset(out, 0, sizeof *out);
         return sd_err_set(e, STRAND_AVRO_ERR_AVRO_C, "avro-c: %s", avro_strerror());
-    int rc = 0;
-    if (raw) {
-        if (avro_value_set_bytes(out, (void *)(data ? data : ""), len))
-            rc = sd_err_set(e, STRAND_AVRO_ERR_AVRO_C, "avro-c: %s", avro_strerror());
-    } else {
-        avro_reader_t reader = avro_reader_memory(data ? data : "", (int64_t)len);
-        if (!reader || avro_value_read(reader, out))
-            rc = sd_err_set(e, STRAND_AVRO_ERR_AVRO_C, "avro-c: %s", avro_strerror());
-        if (reader)
-            avro_reader_free(reader);
     }
+    decoder_init(&d, data ? data : "", len, flags, codec->root, e);
+    d.for_avro_c = for_avro_c;
+    int rc = decoder_end(&d, fill(&d, codec->root, out, 0));
     if (rc) {
         avro_value_decref(out);
         memset(out, 0, sizeof *out);
@@ -1181,12 +1286,7 @@ int strand_avro_decode_value(const strand_avro_codec_t *codec, const void *data,
                              unsigned flags, avro_value_t *out, strand_avro_error_t *err)
 {
     sd_err_t e = {0};
-    memset(out, 0, sizeof *out);
-    int rc = avro_value__check(codec->root, data, len, flags, &e);
-    if (!rc)
-        rc = to_value(codec, data, len,
-                      (flags & STRAND_AVRO_RAW_BYTES) && codec->root->kind == SD_AVRO_BYTES, out,
-                      &e);
+    int rc = to_value(codec, data, len, flags, 1, out, &e);
     return avro_value__public_error(rc, &e, err);
 }
 
@@ -1294,7 +1394,7 @@ int strand_avro_resolver_decode_value(const strand_avro_resolver_t *resolver, co
      * length-prefixed, whatever the flags said about the writer's. */
     int rc = project(resolver, data, len, flags, 0, &w, &e);
     if (!rc)
-        rc = to_value(resolver->reader, w.buf, w.len, 0, out, &e);
+        rc = to_value(resolver->reader, w.buf, w.len, 0, 0, out, &e);
     sd_writer_free(&w);
     return avro_value__public_error(rc, &e, err);
 }
