@@ -4,7 +4,9 @@
  * directions, JSON validation with messages naming the path, top-level raw
  * bytes, projection by the resolution rules (defaults, enums by symbol,
  * promotions, unions, aliases, skipped fields), refused pairs, bounds-checked
- * decoding of every truncation and of corrupted bytes, allocation failures.
+ * decoding of every truncation and of corrupted bytes, avro-c values through
+ * our writer and decoder byte for byte, allocation failures (ours and
+ * avro-c's).
  */
 #include <check.h>
 #include <dirent.h>
@@ -534,11 +536,67 @@ static json_t *random_value(const sd_avro_node_t *n, int depth)
     }
 }
 
+/* An avro-c value v holding the value whose encoding is bytes (len): our
+ * writer over v gives avro-c's bytes, for v and for the same value in a
+ * class of an equal schema; our decoder gives a value avro-c finds equal
+ * and writes as the same bytes; with truncations, every shorter input is
+ * refused and leaves *out zeroed. */
+static void avro_c_value_round_trip(const strand_avro_codec_t *c, avro_value_iface_t *copy_class,
+                                    avro_value_t *v, const uint8_t *bytes, size_t len,
+                                    const char *what, int truncations)
+{
+    strand_avro_error_t err = {0};
+    uint8_t *mine;
+    size_t mine_len;
+    ck_assert_msg(strand_avro_encode_value(c, v, 0, &mine, &mine_len, &err) == 0, "%s: %s", what,
+                  err.message);
+    ck_assert_msg(mine_len == len && memcmp(mine, bytes, len) == 0,
+                  "%s: our writer over an avro-c value wrote other bytes", what);
+    strand_avro_free(mine);
+
+    avro_value_t same;
+    ck_assert_int_eq(avro_generic_value_new(copy_class, &same), 0);
+    ck_assert_int_eq(avro_value_copy(&same, v), 0);
+    ck_assert_msg(strand_avro_encode_value(c, &same, 0, &mine, &mine_len, &err) == 0, "%s: %s",
+                  what, err.message);
+    ck_assert_msg(mine_len == len && memcmp(mine, bytes, len) == 0,
+                  "%s: a value of an equal schema wrote other bytes", what);
+    strand_avro_free(mine);
+    avro_value_decref(&same);
+
+    avro_value_t decoded;
+    ck_assert_msg(strand_avro_decode_value(c, bytes, len, 0, &decoded, &err) == 0, "%s: %s", what,
+                  err.message);
+    ck_assert_msg(avro_value_equal(v, &decoded), "%s: decoded a value avro-c finds different",
+                  what);
+    char theirs[65536];
+    avro_writer_t writer = avro_writer_memory(theirs, sizeof theirs);
+    ck_assert_int_eq(avro_value_write(writer, &decoded), 0);
+    ck_assert_msg((size_t)avro_writer_tell(writer) == len && memcmp(theirs, bytes, len) == 0,
+                  "%s: avro-c wrote our decoded value as other bytes", what);
+    avro_writer_free(writer);
+    avro_value_decref(&decoded);
+
+    for (size_t cut = 0; truncations && cut < len; cut++) {
+        uint8_t *part = malloc(cut ? cut : 1);
+        memcpy(part, bytes, cut);
+        memset(&decoded, 0xab, sizeof decoded);
+        ck_assert_msg(strand_avro_decode_value(c, part, cut, 0, &decoded, &err) ==
+                          STRAND_AVRO_ERR_DECODE,
+                      "%s: cut at %zu of %zu decoded", what, cut, len);
+        ck_assert_msg(strstr(err.message, "offset "), "%s", err.message);
+        ck_assert_ptr_null(decoded.iface);
+        ck_assert_ptr_null(decoded.self);
+        free(part);
+    }
+}
+
 START_TEST(test_random_values_through_avro_c)
 {
     /* Every schema of tests/data/avro/schemas: random values encoded by us
      * are read by avro-c, which writes the same bytes back; we decode those
-     * to the same value. */
+     * to the same value; avro-c's value goes through our writer and decoder
+     * (avro_c_value_round_trip). */
     DIR *dir = opendir("tests/data/avro/schemas");
     ck_assert_ptr_nonnull(dir);
     struct dirent *e;
@@ -556,6 +614,11 @@ START_TEST(test_random_values_through_avro_c)
         text[n] = '\0';
         strand_avro_codec_t *c = codec_of(text);
         const sd_avro_node_t *root = sd_avro_schema_root(strand_avro_codec_schema(c));
+        /* Values of a schema equal to the codec's but not its own object. */
+        avro_schema_t copy = avro_schema_copy(strand_avro_codec_avro_c_schema(c));
+        ck_assert_ptr_nonnull(copy);
+        avro_value_iface_t *copy_class = avro_generic_class_from_schema(copy);
+        ck_assert_ptr_nonnull(copy_class);
         for (int k = 0; k < 50; k++) {
             json_t *value = random_value(root, 0);
             uint8_t *ours;
@@ -576,6 +639,7 @@ START_TEST(test_random_values_through_avro_c)
             avro_writer_free(writer);
             ck_assert_msg(memcmp(theirs, ours, len) == 0, "%s: avro-c wrote other bytes",
                           e->d_name);
+            avro_c_value_round_trip(c, copy_class, &v, ours, len, e->d_name, k < 3);
             json_t *back = NULL;
             ck_assert_int_eq(strand_avro_decode_json(c, theirs, len, 0, &back, &err), 0);
             /* Floats come back in their shortest decimal form, so compare
@@ -592,6 +656,8 @@ START_TEST(test_random_values_through_avro_c)
             json_decref(value);
         }
         strand_avro_codec_free(c);
+        avro_value_iface_decref(copy_class);
+        avro_schema_decref(copy);
         schemas++;
     }
     closedir(dir);
@@ -997,6 +1063,7 @@ typedef struct shared {
     strand_avro_resolver_t *resolver;
     const uint8_t *bytes;
     size_t len;
+    avro_value_t *copy; /* the value, in a class of an equal schema */
     int failures;
 } shared_t;
 
@@ -1019,6 +1086,10 @@ static void *hammer(void *arg)
         json_decref(j);
         json_decref(p);
         strand_avro_free(out);
+        if (strand_avro_encode_value(sh->codec, sh->copy, 0, &out, &len, NULL) || len != sh->len ||
+            memcmp(out, sh->bytes, len))
+            __atomic_add_fetch(&sh->failures, 1, __ATOMIC_RELAXED);
+        strand_avro_free(out);
     }
     return NULL;
 }
@@ -1030,12 +1101,24 @@ START_TEST(test_threads)
     ck_assert_int_eq(strand_avro_resolver_new(sh.codec, sh.codec, &sh.resolver, NULL), 0);
     uint8_t *bytes = encode_ok(sh.codec, interop_value, 0, &sh.len);
     sh.bytes = bytes;
+    /* The threads race to remember the equal schema. */
+    avro_schema_t copy = avro_schema_copy(strand_avro_codec_avro_c_schema(sh.codec));
+    avro_value_iface_t *copy_class = avro_generic_class_from_schema(copy);
+    avro_value_t copy_value;
+    ck_assert_int_eq(avro_generic_value_new(copy_class, &copy_value), 0);
+    avro_reader_t reader = avro_reader_memory((const char *)bytes, (int64_t)sh.len);
+    ck_assert_int_eq(avro_value_read(reader, &copy_value), 0);
+    avro_reader_free(reader);
+    sh.copy = &copy_value;
     pthread_t threads[4];
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(pthread_create(&threads[i], NULL, hammer, &sh), 0);
     for (int i = 0; i < 4; i++)
         pthread_join(threads[i], NULL);
     ck_assert_int_eq(sh.failures, 0);
+    avro_value_decref(&copy_value);
+    avro_value_iface_decref(copy_class);
+    avro_schema_decref(copy);
     strand_avro_free(bytes);
     strand_avro_resolver_free(sh.resolver);
     strand_avro_codec_free(sh.codec);
@@ -1105,6 +1188,180 @@ done:
     return ok;
 }
 
+START_TEST(test_avro_c_values_of_equal_schemas)
+{
+    /* A codec remembers a few avro-c schemas found equal to its own; values
+     * of more of them than it remembers, and of its own, all encode alike,
+     * and a value of another schema is still refused afterwards. */
+    strand_avro_codec_t *c = codec_of(interop_schema);
+    size_t len;
+    uint8_t *bytes = encode_ok(c, interop_value, 0, &len);
+    avro_schema_t copies[7];
+    avro_value_iface_t *classes[7];
+    avro_value_t values[7];
+    for (int i = 0; i < 7; i++) {
+        copies[i] = avro_schema_copy(strand_avro_codec_avro_c_schema(c));
+        classes[i] = avro_generic_class_from_schema(copies[i]);
+        ck_assert_int_eq(avro_generic_value_new(classes[i], &values[i]), 0);
+        avro_reader_t reader = avro_reader_memory((const char *)bytes, (int64_t)len);
+        ck_assert_int_eq(avro_value_read(reader, &values[i]), 0);
+        avro_reader_free(reader);
+    }
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 7; i++) {
+            uint8_t *out;
+            size_t out_len;
+            strand_avro_error_t err = {0};
+            ck_assert_msg(strand_avro_encode_value(c, &values[i], 0, &out, &out_len, &err) == 0,
+                          "%s", err.message);
+            ck_assert_uint_eq(out_len, len);
+            ck_assert_mem_eq(out, bytes, len);
+            strand_avro_free(out);
+        }
+    /* The codec holds its own references: the application may drop its. */
+    for (int i = 0; i < 7; i++) {
+        avro_value_decref(&values[i]);
+        avro_value_iface_decref(classes[i]);
+        avro_schema_decref(copies[i]);
+    }
+    avro_schema_t other = NULL;
+    static const char other_text[] =
+        "{\"type\":\"record\",\"name\":\"Interop\",\"namespace\":\"org.apache.avro\","
+        "\"fields\":[{\"name\":\"intField\",\"type\":\"long\"}]}";
+    ck_assert_int_eq(avro_schema_from_json_length(other_text, strlen(other_text), &other), 0);
+    avro_value_iface_t *other_class = avro_generic_class_from_schema(other);
+    avro_value_t v;
+    ck_assert_int_eq(avro_generic_value_new(other_class, &v), 0);
+    strand_avro_error_t err = {0};
+    ck_assert_int_eq(strand_avro_validate_value(c, &v, &err), STRAND_AVRO_ERR_VALUE);
+    ck_assert_msg(strstr(err.message, "not the codec's schema"), "%s", err.message);
+    avro_value_decref(&v);
+    avro_value_iface_decref(other_class);
+    avro_schema_decref(other);
+    strand_avro_free(bytes);
+    strand_avro_codec_free(c);
+}
+END_TEST
+
+START_TEST(test_avro_c_map_keys)
+{
+    /* Keys go to avro-c as C strings: a long one (copied through our
+     * allocator), a repeated one (into the value already there, as
+     * avro_value_read does), one holding NUL (refused). */
+    strand_avro_codec_t *c = codec_of("{\"type\":\"map\",\"values\":{\"type\":\"array\","
+                                      "\"items\":\"int\"}}");
+    uint8_t in[512];
+    size_t n = 0;
+    char key[300];
+    memset(key, 'k', sizeof key);
+    in[n++] = 0x06; /* 3 entries */
+    in[n++] = 0xd8; /* key of 300 bytes: zig-zag 600 */
+    in[n++] = 0x04;
+    memcpy(in + n, key, sizeof key);
+    n += sizeof key;
+    in[n++] = 0x02, in[n++] = 0x02, in[n++] = 0x00; /* [1] */
+    in[n++] = 0x02, in[n++] = 'a';
+    in[n++] = 0x02, in[n++] = 0x04, in[n++] = 0x00; /* [2] */
+    in[n++] = 0x02, in[n++] = 'a';
+    in[n++] = 0x02, in[n++] = 0x06, in[n++] = 0x00; /* [3] */
+    in[n++] = 0x00;
+    avro_value_t v, item, elem;
+    strand_avro_error_t err = {0};
+    ck_assert_msg(strand_avro_decode_value(c, in, n, 0, &v, &err) == 0, "%s", err.message);
+    avro_value_t expected;
+    avro_generic_value_new(strand_avro_codec_avro_c_class(c), &expected);
+    avro_reader_t reader = avro_reader_memory((const char *)in, (int64_t)n);
+    ck_assert_int_eq(avro_value_read(reader, &expected), 0);
+    avro_reader_free(reader);
+    ck_assert(avro_value_equal(&v, &expected));
+    size_t size;
+    avro_value_get_size(&v, &size);
+    ck_assert_uint_eq(size, 2);
+    ck_assert_int_eq(avro_value_get_by_name(&v, "a", &item, NULL), 0);
+    avro_value_get_size(&item, &size);
+    ck_assert_uint_eq(size, 2); /* [2] and then [3] appended to it */
+    avro_value_get_by_index(&item, 1, &elem, NULL);
+    int32_t i;
+    avro_value_get_int(&elem, &i);
+    ck_assert_int_eq(i, 3);
+    avro_value_decref(&expected);
+    avro_value_decref(&v);
+
+    /* Our allocation for the long key fails cleanly. */
+    sd_alloc_fail_after(0);
+    memset(&v, 0xab, sizeof v);
+    int rc = strand_avro_decode_value(c, in, n, 0, &v, &err);
+    sd_alloc_fail_after(-1);
+    ck_assert_int_eq(rc, SD_ERR_NOMEM);
+    ck_assert_ptr_null(v.iface);
+    strand_avro_codec_free(c);
+}
+END_TEST
+
+/* avro-c's allocator, failing once a count of allocations ran out. */
+static long avro_c_allocations_left = -1;
+
+static void *failing_avro_c_allocator(void *user_data, void *ptr, size_t osize, size_t nsize)
+{
+    (void)user_data;
+    (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (avro_c_allocations_left == 0)
+        return NULL;
+    if (avro_c_allocations_left > 0)
+        avro_c_allocations_left--;
+    return realloc(ptr, nsize);
+}
+
+START_TEST(test_avro_c_allocation_failures)
+{
+    /* Each of avro-c's allocations while decoding into an avro-c value
+     * fails in turn: the decode fails cleanly (the sanitizer build checks
+     * for leaks) until there are enough. Arrays and maps are left out:
+     * avro-c's own array growth loses its buffer when it fails. */
+    static const char *schema =
+        "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+        "{\"name\":\"i\",\"type\":\"int\"},{\"name\":\"s\",\"type\":\"string\"},"
+        "{\"name\":\"b\",\"type\":\"bytes\"},{\"name\":\"f\",\"type\":{\"type\":\"fixed\","
+        "\"name\":\"F\",\"size\":3}},{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+        "\"symbols\":[\"A\",\"B\"]}},{\"name\":\"u\",\"type\":[\"null\",\"string\"]},"
+        "{\"name\":\"r\",\"type\":{\"type\":\"record\",\"name\":\"In\",\"fields\":["
+        "{\"name\":\"t\",\"type\":\"string\"}]}}]}";
+    static const char *value = "{\"i\":1,\"s\":\"text\",\"b\":\"\\u0001\\u0002\",\"f\":\"abc\","
+                               "\"e\":\"B\",\"u\":{\"string\":\"x\"},\"r\":{\"t\":\"inner\"}}";
+    strand_avro_codec_t *c = codec_of(schema);
+    size_t len;
+    uint8_t *bytes = encode_ok(c, value, 0, &len);
+    struct avro_allocator_state saved = AVRO_CURRENT_ALLOCATOR;
+    for (long n = 0;; n++) {
+        avro_value_t v;
+        strand_avro_error_t err = {0};
+        avro_c_allocations_left = n;
+        avro_set_allocator(failing_avro_c_allocator, NULL);
+        int rc = strand_avro_decode_value(c, bytes, len, 0, &v, &err);
+        avro_set_allocator(saved.alloc, saved.user_data);
+        if (rc == 0) {
+            uint8_t *again;
+            size_t again_len;
+            ck_assert_int_eq(strand_avro_encode_value(c, &v, 0, &again, &again_len, &err), 0);
+            ck_assert_uint_eq(again_len, len);
+            ck_assert_mem_eq(again, bytes, len);
+            strand_avro_free(again);
+            avro_value_decref(&v);
+            break;
+        }
+        ck_assert_msg(rc == STRAND_AVRO_ERR_AVRO_C, "%d: %s", rc, err.message);
+        ck_assert_ptr_null(v.iface);
+        ck_assert_msg(n < 1000, "never succeeded");
+    }
+    strand_avro_free(bytes);
+    strand_avro_codec_free(c);
+}
+END_TEST
+
 START_TEST(test_allocation_failures)
 {
     /* jansson allocates through the same wrapper, so its allocations fail
@@ -1144,6 +1401,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_strings_and_keys);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_avro_c_values_of_equal_schemas);
+    tcase_add_test(tc, test_avro_c_map_keys);
+    tcase_add_test(tc, test_avro_c_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }
