@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "base/http_body.h"
 #include "compat.h"
 
 #define PROGRAM "strand-compat"
@@ -281,36 +282,13 @@ static int parse_source(source_t *s)
 
 /* -- the registry ------------------------------------------------------------ */
 
-typedef struct http_body {
-    char *data; /* owned, NUL-terminated */
-    size_t len;
-    bool too_large;
-} http_body_t;
-
-static size_t http_write(char *ptr, size_t size, size_t nmemb, void *opaque)
-{
-    http_body_t *body = opaque;
-    size_t n = size * nmemb;
-    if (body->len + n > MAX_SCHEMA_BYTES) {
-        body->too_large = true;
-        return 0;
-    }
-    char *grown = sd_realloc(body->data, body->len + n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + body->len, ptr, n);
-    body->len += n;
-    grown[body->len] = '\0';
-    body->data = grown;
-    return n;
-}
 
 /* GETs base + path and parses the JSON answer. Returns the HTTP status (with
  * *json set, owned by the caller, when the body is JSON) or -1 with a
  * message on stderr. */
 static long registry_get(CURL *curl, const options_t *opt, const char *path, json_t **json)
 {
-    http_body_t body = {0};
+    sd_http_body_t body = {.max = MAX_SCHEMA_BYTES};
     char *url = NULL;
     long status = -1;
     size_t base_len = strlen(opt->registry);
@@ -326,7 +304,7 @@ static long registry_get(CURL *curl, const options_t *opt, const char *path, jso
     memcpy(url, opt->registry, base_len);
     strcpy(url + base_len, path);
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sd_http_body_collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     CURLcode rc = curl_easy_perform(curl);
     if (rc != CURLE_OK) {

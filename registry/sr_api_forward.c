@@ -10,33 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/http_body.h"
 #include "sr_api_int.h"
 
 #define MAX_FORWARD_BYTES (64u << 20)
 
-typedef struct sink {
-    char *data;
-    size_t len;
-    bool overflow;
-} sink_t;
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    sink_t *sink = userdata;
-    size_t n = size * nmemb;
-    if (sink->len + n > MAX_FORWARD_BYTES) {
-        sink->overflow = true;
-        return 0;
-    }
-    char *grown = realloc(sink->data, sink->len + n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + sink->len, ptr, n);
-    sink->len += n;
-    grown[sink->len] = '\0';
-    sink->data = grown;
-    return n;
-}
 
 /* curl_easy_init would run the global init lazily, which is not
  * thread-safe everywhere; do it once. */
@@ -53,7 +31,7 @@ void sr_api__forward(sr_api_call_t *call, const char *leader_url)
     char *url = malloc(url_len);
     CURL *curl = curl_easy_init();
     struct curl_slist *headers = NULL;
-    sink_t sink = {0};
+    sd_http_body_t sink = {.max = MAX_FORWARD_BYTES};
     char header[512];
 
     if (!url || !curl) {
@@ -71,7 +49,7 @@ void sr_api__forward(sr_api_call_t *call, const char *leader_url)
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
                      (long)sr_registry_forward_timeout_ms(call->registry));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sd_http_body_collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     if (req->body && req->body_len) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
@@ -81,10 +59,10 @@ void sr_api__forward(sr_api_call_t *call, const char *leader_url)
     long status = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK || status < 100 || sink.overflow) {
+    if (rc != CURLE_OK || status < 100 || sink.too_large) {
         sr_api__error(call, SR_E_FORWARDING,
                       "Error while forwarding the request to the leader at %s: %s", leader_url,
-                      sink.overflow ? "answer too large" : curl_easy_strerror(rc));
+                      sink.too_large ? "answer too large" : curl_easy_strerror(rc));
         goto done;
     }
     if (!sink.data && !(sink.data = calloc(1, 1))) {
