@@ -516,6 +516,15 @@ static int utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* Text is mostly ASCII: eight bytes at a time while it is. */
+        if (n - i >= 8) {
+            uint64_t eight;
+            memcpy(&eight, s + i, 8);
+            if (!(eight & 0x8080808080808080u)) {
+                i += 8;
+                continue;
+            }
+        }
         uint8_t b = s[i];
         if (b < 0x80) {
             i++;

@@ -1048,6 +1048,36 @@ START_TEST(test_strings_and_keys)
     ck_assert_msg(strstr(err.message, "avro-c cannot represent"), "%s", err.message);
     strand_avro_codec_free(c);
 
+    /* UTF-8 is checked wherever a sequence falls among ASCII (which is
+     * scanned eight bytes at a time). */
+    strand_avro_codec_t *sc = codec_of("\"string\"");
+    for (size_t pos = 0; pos + 2 <= 24; pos++)
+        for (int valid = 0; valid < 2; valid++) {
+            uint8_t in[25];
+            in[0] = 48; /* 24 bytes */
+            memset(in + 1, 'a', 24);
+            in[1 + pos] = 0xc3;
+            in[2 + pos] = valid ? 0xa9 : 0x28;
+            json_t *sj = NULL;
+            ck_assert_int_eq(strand_avro_decode_json(sc, in, sizeof in, 0, &sj, &err),
+                             valid ? 0 : STRAND_AVRO_ERR_DECODE);
+            json_decref(sj);
+            ck_assert_int_eq(strand_avro_decode_value(sc, in, sizeof in, 0, &v, &err),
+                             valid ? 0 : STRAND_AVRO_ERR_DECODE);
+            if (valid)
+                avro_value_decref(&v);
+            avro_value_t sv;
+            avro_generic_value_new(strand_avro_codec_avro_c_class(sc), &sv);
+            char chars[25];
+            memcpy(chars, in + 1, 24);
+            chars[24] = '\0';
+            avro_value_set_string(&sv, chars);
+            ck_assert_int_eq(strand_avro_validate_value(sc, &sv, &err),
+                             valid ? 0 : STRAND_AVRO_ERR_VALUE);
+            avro_value_decref(&sv);
+        }
+    strand_avro_codec_free(sc);
+
     /* Logical types travel as their underlying types. */
     expect_bytes("{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":4,\"scale\":2}",
                  "\"\\u0004\\u00d2\"", "0404d2");
