@@ -29,144 +29,21 @@
 #include "strand/serde.h"
 #include "strand/wire.h"
 #include "unit.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED_BUILD 1
-#endif
-#endif
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "unit_broker.h"
 
 /* ---- the broker with its registry ------------------------------------------- */
 
-typedef struct broker {
-    pid_t pid;
-    char dir[512];
-    char registry_url[128];
-} broker_t;
+static unit_broker_t shared_broker;
 
-static const char *broker_binary(void)
+static void suite_setup(void)
 {
-    const char *env = getenv("STRAND_BIN");
-    if (env && *env)
-        return env;
-#ifdef SANITIZED_BUILD
-    const char *candidates[] = {"build/sanitize/bin/strand", "bin/strand"};
-#else
-    const char *candidates[] = {"bin/strand", "build/sanitize/bin/strand"};
-#endif
-    for (size_t i = 0; i < 2; i++)
-        if (access(candidates[i], X_OK) == 0)
-            return candidates[i];
-    return NULL;
+    unit_broker_options_t options = {.name = "test_serde", .registry = true};
+    unit_broker_start(&shared_broker, &options);
 }
-
-/* Copies what follows `marker` on a line of the file into out. */
-static int find_line(const char *path, const char *marker, char *out, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    char line[512];
-    int found = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, marker, strlen(marker)) == 0) {
-            const char *rest = line + strlen(marker);
-            snprintf(out, n, "%.*s", (int)strcspn(rest, "\r\n"), rest);
-            found = 1;
-        }
-    }
-    if (f)
-        fclose(f);
-    return found;
-}
-
-static void broker_start(broker_t *b)
-{
-    const char *binary = broker_binary();
-    ck_assert_msg(binary != NULL, "no broker binary: build bin/strand or set STRAND_BIN");
-    unit_make_temp_dir(b->dir, sizeof b->dir, "test_serde");
-    char out_path[600], log_path[600], dirs_arg[600];
-    snprintf(out_path, sizeof out_path, "%s/broker.out", b->dir);
-    snprintf(log_path, sizeof log_path, "%s/broker.log", b->dir);
-    snprintf(dirs_arg, sizeof dirs_arg, "--log.dirs=%s/data", b->dir);
-
-    pid_t parent = getpid();
-    b->pid = fork();
-    ck_assert_int_ge(b->pid, 0);
-    if (b->pid == 0) {
-        /* The broker must not outlive a test process that crashed. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || log < 0)
-            _exit(127);
-        dup2(out, STDOUT_FILENO);
-        dup2(log, STDERR_FILENO);
-        execl(binary, binary, "--listeners=PLAINTEXT://127.0.0.1:0", dirs_arg,
-              "--schema.registry.listeners=http://127.0.0.1:0",
-              "--group.initial.rebalance.delay.ms=0", (char *)NULL);
-        _exit(127);
-    }
-    char kafka[128] = "";
-    int64_t deadline = now_ms() + 30000;
-    b->registry_url[0] = '\0';
-    while (now_ms() < deadline) {
-        find_line(out_path, "strand: kafka listening on ", kafka, sizeof kafka);
-        find_line(out_path, "strand: schema registry listening on ", b->registry_url,
-                  sizeof b->registry_url);
-        if (kafka[0] && b->registry_url[0])
-            break;
-        int status;
-        ck_assert_msg(waitpid(b->pid, &status, WNOHANG) == 0, "the broker exited at start; see %s",
-                      log_path);
-        sleep_ms(20);
-    }
-    ck_assert_msg(kafka[0] && b->registry_url[0],
-                  "the broker did not print both listening lines; see %s", log_path);
-}
-
-/* SIGTERM by pid, then wait (SIGKILL after 15 s). */
-static void broker_stop(broker_t *b)
-{
-    if (b->pid <= 0)
-        return;
-    kill(b->pid, SIGTERM);
-    int status = 0;
-    int64_t deadline = now_ms() + 15000;
-    while (waitpid(b->pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(b->pid, SIGKILL);
-            waitpid(b->pid, &status, 0);
-            break;
-        }
-        sleep_ms(10);
-    }
-    b->pid = 0;
-}
-
-static broker_t shared_broker;
-
-static void suite_setup(void) { broker_start(&shared_broker); }
 
 static void suite_teardown(void)
 {
-    broker_stop(&shared_broker);
-    unit_remove_tree(shared_broker.dir);
+    unit_broker_stop(&shared_broker, false);
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
