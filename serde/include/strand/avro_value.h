@@ -145,10 +145,11 @@ int strand_avro_validate_value(const strand_avro_codec_t *codec, avro_value_t *v
 int strand_avro_encode_value(const strand_avro_codec_t *codec, avro_value_t *value, unsigned flags,
                              uint8_t **out, size_t *len, strand_avro_error_t *err);
 /* Decodes len bytes into *out, a new value of the codec's class which the
- * caller releases with avro_value_decref (on failure *out is zeroed). The
- * bytes are checked by our own bounds-checked decoder before avro-c sees
- * them; a map key holding NUL, which avro-c keeps as a C string, is refused
- * here though the JSON decoders accept it. */
+ * caller releases with avro_value_decref (on failure *out is zeroed). One
+ * pass of our own bounds-checked decoder checks the bytes and fills the
+ * avro-c value (avro-c never parses them); a map key holding NUL, which
+ * avro-c keeps as a C string, is refused here though the JSON decoders
+ * accept it. */
 int strand_avro_decode_value(const strand_avro_codec_t *codec, const void *data, size_t len,
                              unsigned flags, avro_value_t *out, strand_avro_error_t *err);
 
